@@ -1,0 +1,1 @@
+"""oms: an order management system for retail."""

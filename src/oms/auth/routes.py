@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from pydantic import EmailStr, Field
+
+from oms.auth.service import login
+from oms.schemas import Input, Output
+from oms.web.deps import CurrentPrincipal, DbDep
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class LoginIn(Input):
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=200)
+
+
+class TokenOut(Output):
+    token: str
+    token_type: str = "bearer"
+    scopes: list[str]
+    expires_at: datetime | None
+
+
+class MeOut(Output):
+    user_id: int
+    email: str
+    role: str
+    scopes: list[str]
+
+
+@router.post("/token", response_model=TokenOut, summary="Exchange email and password for a bearer token")
+def create_login_token(body: LoginIn, request: Request, db: DbDep) -> TokenOut:
+    # Public by design: this is how a person without a token gets one.
+    with db.write() as session:
+        token, row = login(session, request.app.state.secret_key, body.email, body.password)
+        return TokenOut(token=token, scopes=row.scopes, expires_at=row.expires_at)
+
+
+@router.get("/me", response_model=MeOut, summary="Who the token belongs to and what it may do")
+def me(principal: CurrentPrincipal) -> MeOut:
+    return MeOut(user_id=principal.user_id, email=principal.email, role=principal.role, scopes=sorted(principal.scopes))

@@ -1,0 +1,69 @@
+"""Roles are named sets of scopes. A route asks for a scope; a token carries a subset of its
+user's role scopes. Pure data and functions."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    PICKER = "picker"
+    PACKER = "packer"
+    SHIPPER = "shipper"
+    CLERK = "clerk"
+    SUPPORT = "support"
+    CUSTOMER = "customer"
+
+
+SCOPES: dict[str, str] = {
+    "channels:read": "List channels",
+    "channels:write": "Create and change channels",
+    "products:read": "Read the catalogue",
+    "products:write": "Create products and change their details",
+    "prices:write": "Change a product's price",
+    "warehouses:read": "List warehouses and bins",
+    "warehouses:write": "Create warehouses and bins",
+    "inventory:read": "Read stock levels and the ledger",
+    "inventory:write": "Receive, adjust and transfer stock",
+    "orders:read": "Read every order",
+    "orders:read_own": "Read the orders placed with one's own email (customers)",
+    "orders:write": "Create orders",
+    "orders:hold": "Put orders on hold and release them",
+    "orders:cancel": "Cancel orders",
+    "payments:write": "Record payment authorisations and captures",
+    "picking:write": "Pick orders",
+    "packing:write": "Pack orders",
+    "shipping:write": "Ship packages",
+    "returns:write": "Handle returns",
+    "events:read": "Read the event outbox",
+    "users:admin": "Manage users and their tokens",
+}
+
+_READ_FLOOR = {"products:read", "warehouses:read", "inventory:read", "orders:read", "channels:read"}
+
+ROLE_SCOPES: dict[Role, frozenset[str]] = {
+    Role.ADMIN: frozenset(SCOPES),
+    Role.MANAGER: frozenset(SCOPES) - {"users:admin"},
+    Role.PICKER: frozenset(_READ_FLOOR | {"picking:write"}),
+    Role.PACKER: frozenset(_READ_FLOOR | {"packing:write"}),
+    Role.SHIPPER: frozenset(_READ_FLOOR | {"shipping:write"}),
+    Role.CLERK: frozenset(_READ_FLOOR | {"orders:write", "payments:write", "orders:hold"}),
+    Role.SUPPORT: frozenset(_READ_FLOOR | {"orders:hold", "orders:cancel", "payments:write", "returns:write"}),
+    Role.CUSTOMER: frozenset({"products:read", "orders:read_own"}),
+}
+
+
+def scopes_for_token(role: Role, requested: list[str] | None) -> list[str]:
+    """The scopes a new token gets: all of the role's, or the requested subset of them."""
+    allowed = ROLE_SCOPES[role]
+    if not requested:
+        return sorted(allowed)
+    unknown = [s for s in requested if s not in SCOPES]
+    if unknown:
+        raise ValueError(f"unknown scope(s): {', '.join(unknown)}")
+    beyond = [s for s in requested if s not in allowed]
+    if beyond:
+        raise ValueError(f"role {role.value!r} may not hold scope(s): {', '.join(beyond)}")
+    return sorted(set(requested))

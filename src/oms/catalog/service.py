@@ -1,0 +1,89 @@
+"""Catalogue use cases."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from oms.auth.service import Principal
+from oms.catalog.model import Product
+from oms.catalog.schemas import ProductCreate, ProductOut, ProductUpdate
+from oms.db import Database
+from oms.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
+from oms.money import check_amount
+from oms.schemas import Page, decode_cursor, page_of
+
+PRICE_FIELDS = {"price", "currency"}
+
+
+def _duplicate(session: Session, data: ProductCreate | ProductUpdate, sku: str | None) -> AlreadyExists:
+    if sku and session.scalar(select(Product.id).where(Product.sku == sku)):
+        return AlreadyExists(f"a product with SKU {sku!r} already exists")
+    return AlreadyExists(f"another product already carries barcode {data.barcode!r}")
+
+
+def create_product(db: Database, data: ProductCreate) -> ProductOut:
+    def use_case(session: Session) -> ProductOut:
+        product = Product(**data.model_dump())
+        session.add(product)
+        try:
+            session.flush()
+        except IntegrityError:
+            session.rollback()
+            raise _duplicate(session, data, data.sku) from None
+        return ProductOut.model_validate(product)
+
+    return db.run(use_case)
+
+
+def get_product(session: Session, sku: str) -> Product:
+    product = session.scalar(select(Product).where(Product.sku == sku))
+    if product is None:
+        raise NotFound(f"no product with SKU {sku!r}")
+    return product
+
+
+def read_product(db: Database, sku: str) -> ProductOut:
+    with db.read() as session:
+        return ProductOut.model_validate(get_product(session, sku))
+
+
+def update_product(db: Database, sku: str, data: ProductUpdate, principal: Principal) -> ProductOut:
+    changes = data.model_dump(exclude_unset=True)
+    if PRICE_FIELDS & changes.keys() and "prices:write" not in principal.scopes:
+        raise Forbidden("changing a price needs the prices:write scope", required=["prices:write"])
+    nulls = [k for k, v in changes.items() if v is None and k not in {"barcode", "reorder_point"}]
+    if nulls:
+        raise InvalidInput(f"{', '.join(nulls)} cannot be null", code="validation_error")
+
+    def use_case(session: Session) -> ProductOut:
+        product = get_product(session, sku)
+        for key, value in changes.items():
+            setattr(product, key, value)
+        product.price = check_amount(product.price, product.currency, "price")
+        try:
+            session.flush()
+        except IntegrityError:
+            session.rollback()
+            raise _duplicate(session, data, None) from None
+        return ProductOut.model_validate(product)
+
+    return db.run(use_case)
+
+
+def list_products(db: Database, q: str | None, limit: int, cursor: str | None, active: bool | None) -> Page[ProductOut]:
+    after = decode_cursor(cursor)
+    stmt = select(Product).order_by(Product.id).limit(limit + 1)
+    if after is not None:
+        stmt = stmt.where(Product.id > after)
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(
+            or_(func.lower(Product.sku).like(like), func.lower(Product.name).like(like), Product.barcode == q)
+        )
+    if active is not None:
+        stmt = stmt.where(Product.is_active.is_(active))
+    with db.read() as session:
+        rows = [ProductOut.model_validate(p) for p in session.scalars(stmt)]
+    return page_of(rows, limit)

@@ -1,0 +1,69 @@
+"""All configuration in one validated Settings class (environment prefix ``OMS_``).
+
+Nothing happens at import time: ``load_settings()`` is called by ``create_app()`` and the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot work (for example production without a secret key)."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OMS_", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    data_dir: Path | None = Field(default=None, description="Where the embedded database and secret live.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir.")
+    secret_key: SecretStr | None = None
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_page_size: int = Field(default=200, ge=1)
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=30, ge=0)
+    sqlite_busy_timeout_s: float = Field(default=60.0, gt=0)
+    idempotency_lock_s: int = Field(default=60, ge=1, description="After this, an unfinished key is retried.")
+    log_level: str = "info"
+
+    def resolved_data_dir(self) -> Path:
+        path = self.data_dir or Path(platformdirs.user_data_dir("oms", appauthor=False))
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_data_dir() / 'oms.db'}"
+
+    def is_embedded(self) -> bool:
+        return self.resolved_database_url().startswith("sqlite")
+
+    def resolved_secret_key(self) -> str:
+        """The secret used to key token hashes and signatures.
+
+        Production must set OMS_SECRET_KEY. Elsewhere a random key is generated on first run and
+        kept beside the embedded database, so tokens survive restarts.
+        """
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        if self.env == "production":
+            raise ConfigError("OMS_SECRET_KEY is required when OMS_ENV=production")
+        key_file = self.resolved_data_dir() / "secret_key"
+        if not key_file.exists():
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+        return key_file.read_text().strip()
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,24 @@
+"""Row locks, taken in one consistent order (primary key) everywhere so two transactions never
+wait on each other in a circle. SQLite needs none: BEGIN IMMEDIATE already serialises writers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+
+def lock_in_key_order(session: Session, stmt: Select, *order_by: object) -> Select:  # type: ignore[type-arg]
+    """Return ``stmt`` ordered by the given key columns and, on PostgreSQL, ``FOR UPDATE``.
+
+    PostgreSQL applies the lock as rows leave the sort, so rows are locked in key order."""
+    stmt = stmt.order_by(*order_by)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return stmt
+
+
+def sorted_keys(keys: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Stock rows are keyed (product_id, warehouse_id); every writer walks them in this order."""
+    return sorted(set(keys))

@@ -1,0 +1,9 @@
+"""Imports every context's models so Base.metadata knows them all (Alembic, tests)."""
+
+from oms.auth import model as auth_model  # noqa: F401
+from oms.catalog import model as catalog_model  # noqa: F401
+from oms.channels import model as channels_model  # noqa: F401
+from oms.events import model as events_model  # noqa: F401
+from oms.idempotency import model as idempotency_model  # noqa: F401
+from oms.inventory import model as inventory_model  # noqa: F401
+from oms.orders import model as orders_model  # noqa: F401

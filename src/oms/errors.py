@@ -1,0 +1,61 @@
+"""Errors with meaning. Each carries a snake_case code and a human detail; HTTP status codes are
+assigned in exactly one place, ``oms.web.errors``. Rules and services raise these."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "domain_error"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class AlreadyExists(DomainError):
+    code = "already_exists"
+
+
+class InvalidInput(DomainError):
+    """Well-formed request whose content cannot be accepted (unknown SKU, totals that don't add up)."""
+
+    code = "invalid_input"
+
+    def __init__(self, detail: str, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        if code:
+            self.code = code
+
+
+class InsufficientStock(DomainError):
+    code = "insufficient_stock"
+
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"
+
+
+class Conflict(DomainError):
+    """The request is valid but conflicts with the current state (overpayment, key in use...)."""
+
+    code = "conflict"
+
+    def __init__(self, detail: str, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        if code:
+            self.code = code
+
+
+class Unauthenticated(DomainError):
+    code = "unauthenticated"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"

@@ -1,0 +1,25 @@
+"""Write domain events into the outbox, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from oms.db.base import utcnow
+from oms.events.model import OutboxEvent
+
+
+def emit(session: Session, topic: str, payload: dict[str, Any]) -> None:
+    emit_many(session, [(topic, payload)])
+
+
+def emit_many(session: Session, events: list[tuple[str, dict[str, Any]]]) -> None:
+    if not events:
+        return
+    now = utcnow()
+    session.execute(
+        insert(OutboxEvent),
+        [{"topic": t, "payload": p, "created_at": now, "available_at": now, "attempts": 0} for t, p in events],
+    )

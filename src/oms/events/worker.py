@@ -1,0 +1,138 @@
+"""The outbox worker: claims pending events, runs every handler subscribed to the topic, and marks
+the event processed. Delivery is at-least-once: a handler that succeeded is recorded in
+``outbox_deliveries`` and skipped if the event is retried because another handler failed; a
+handler must still tolerate seeing an event twice (a crash between its side effect and the
+record). Several workers may run at once: on PostgreSQL claims use ``FOR UPDATE SKIP LOCKED``; on
+SQLite ``BEGIN IMMEDIATE`` serialises the claim.
+
+No lock is held while a handler runs: an event is claimed by pushing its ``available_at`` into
+the future (a lease), then handled outside any transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from oms.db import Database
+from oms.db.base import utcnow
+from oms.events.model import OutboxDelivery, OutboxEvent
+
+log = logging.getLogger("oms.worker")
+
+Handler = Callable[[int, str, dict[str, Any]], None]
+"""A handler gets (event_id, topic, payload). Raise to have the event retried later."""
+
+MAX_ATTEMPTS = 12
+
+
+@dataclass
+class Registry:
+    handlers: dict[str, list[tuple[str, Handler]]] = field(default_factory=dict)
+
+    def subscribe(self, topic: str, name: str, handler: Handler) -> None:
+        """``topic`` may be ``*`` for every event. ``name`` identifies the handler in the ledger."""
+        self.handlers.setdefault(topic, []).append((name, handler))
+
+    def for_topic(self, topic: str) -> list[tuple[str, Handler]]:
+        return self.handlers.get(topic, []) + self.handlers.get("*", [])
+
+
+def _log_event(event_id: int, topic: str, payload: dict[str, Any]) -> None:
+    log.info("event %s %s %s", event_id, topic, payload)
+
+
+def default_registry() -> Registry:
+    """Handlers that ship with oms. Later parts (email, webhooks) subscribe here."""
+    registry = Registry()
+    registry.subscribe("*", "log", _log_event)
+    return registry
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(2**attempts, 3600))
+
+
+class Worker:
+    def __init__(self, db: Database, registry: Registry, *, batch: int = 50, lease_s: int = 60) -> None:
+        self.db = db
+        self.registry = registry
+        self.batch = batch
+        self.lease = timedelta(seconds=lease_s)
+        self.stopping = threading.Event()
+
+    def claim(self) -> list[tuple[int, str, dict[str, Any], int]]:
+        with self.db.write() as session:
+            now = utcnow()
+            stmt = (
+                select(OutboxEvent.id, OutboxEvent.topic, OutboxEvent.payload, OutboxEvent.attempts)
+                .where(OutboxEvent.processed_at.is_(None), OutboxEvent.available_at <= now)
+                .order_by(OutboxEvent.id)
+                .limit(self.batch)
+            )
+            if self.db.dialect == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            rows = [tuple(r) for r in session.execute(stmt)]
+            if rows:
+                session.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id.in_([r[0] for r in rows]))
+                    .values(available_at=now + self.lease)
+                )
+            return rows  # type: ignore[return-value]
+
+    def handle(self, event_id: int, topic: str, payload: dict[str, Any], attempts: int) -> bool:
+        with self.db.read() as session:
+            done = set(session.scalars(select(OutboxDelivery.handler).where(OutboxDelivery.event_id == event_id)))
+        errors: list[str] = []
+        for name, handler in self.registry.for_topic(topic):
+            if name in done:
+                continue
+            try:
+                handler(event_id, topic, payload)
+            except Exception as exc:  # a failing handler must not stop the others
+                log.warning("handler %s failed on event %s: %s", name, event_id, exc)
+                errors.append(f"{name}: {exc}")
+                continue
+            with self.db.write() as session:
+                session.execute(insert(OutboxDelivery).values(event_id=event_id, handler=name))
+        with self.db.write() as session:
+            now = utcnow()
+            if errors and attempts + 1 < MAX_ATTEMPTS:
+                values: dict[str, Any] = {
+                    "attempts": attempts + 1,
+                    "available_at": now + backoff(attempts + 1),
+                    "last_error": "; ".join(errors)[:2000],
+                }
+            else:  # done, or given up after MAX_ATTEMPTS (the error stays on the row)
+                values = {"attempts": attempts + 1, "processed_at": now}
+                if errors:
+                    values["last_error"] = "gave up: " + "; ".join(errors)[:2000]
+            session.execute(update(OutboxEvent).where(OutboxEvent.id == event_id).values(**values))
+        return not errors
+
+    def drain_once(self) -> int:
+        """Handle one batch; returns how many events were claimed."""
+        claimed = self.claim()
+        for event_id, topic, payload, attempts in claimed:
+            self.handle(event_id, topic, payload, attempts)
+        return len(claimed)
+
+    def drain(self) -> int:
+        total = 0
+        while n := self.drain_once():
+            total += n
+        return total
+
+    def run_forever(self, idle_sleep_s: float = 0.5) -> None:
+        log.info("worker started")
+        while not self.stopping.is_set():
+            if not self.drain_once():
+                self.stopping.wait(idle_sleep_s)
+        log.info("worker stopped")

@@ -1,0 +1,384 @@
+"""Warehouse, bin and stock use cases: receive, adjust, transfer, and reading levels and the ledger."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from oms.auth.service import Principal
+from oms.catalog.model import Product
+from oms.db import Database
+from oms.errors import AlreadyExists, InsufficientStock, InvalidInput, NotFound
+from oms.events.outbox import emit_many
+from oms.inventory import stock
+from oms.inventory.model import Bin, StockLevel, StockMovement, Warehouse
+from oms.inventory.schemas import (
+    AdjustmentCreate,
+    BackorderFill,
+    BinCreate,
+    BinOut,
+    MovementOut,
+    ReceiptCreate,
+    StockChangeOut,
+    StockOut,
+    TransferCreate,
+    WarehouseCreate,
+    WarehouseOut,
+    WarehouseStock,
+    WarehouseUpdate,
+)
+from oms.inventory.stock import Movement, MovementKind
+from oms.orders.backorders import fill_backorders
+from oms.schemas import Page, decode_cursor, page_of
+
+
+def _warehouse_out(w: Warehouse) -> WarehouseOut:
+    return WarehouseOut(
+        id=w.id,
+        code=w.code,
+        name=w.name,
+        kind=w.kind,
+        address={
+            "line1": w.line1,
+            "city": w.city,
+            "region": w.region,
+            "postal_code": w.postal_code,
+            "country": w.country,
+        },
+        latitude=w.latitude,
+        longitude=w.longitude,
+        is_active=w.is_active,
+        created_at=w.created_at,
+    )
+
+
+def create_warehouse(db: Database, data: WarehouseCreate) -> WarehouseOut:
+    def use_case(session: Session) -> WarehouseOut:
+        if session.scalar(select(Warehouse.id).where(Warehouse.code == data.code)):
+            raise AlreadyExists(f"a warehouse with code {data.code!r} already exists")
+        w = Warehouse(
+            code=data.code,
+            name=data.name,
+            kind=data.kind.value,
+            latitude=data.latitude,
+            longitude=data.longitude,
+            **data.address.model_dump(),
+        )
+        session.add(w)
+        session.flush()
+        return _warehouse_out(w)
+
+    return db.run(use_case)
+
+
+def get_warehouse(session: Session, code: str) -> Warehouse:
+    w = session.scalar(select(Warehouse).where(Warehouse.code == code))
+    if w is None:
+        raise NotFound(f"no warehouse with code {code!r}")
+    return w
+
+
+def _warehouse_for_input(session: Session, code: str) -> Warehouse:
+    """A warehouse named inside a request body: unknown is a 422, not a 404 of the URL."""
+    w = session.scalar(select(Warehouse).where(Warehouse.code == code))
+    if w is None:
+        raise InvalidInput(f"unknown warehouse {code!r}", code="unknown_warehouse")
+    return w
+
+
+def read_warehouse(db: Database, code: str) -> WarehouseOut:
+    with db.read() as session:
+        return _warehouse_out(get_warehouse(session, code))
+
+
+def update_warehouse(db: Database, code: str, data: WarehouseUpdate) -> WarehouseOut:
+    def use_case(session: Session) -> WarehouseOut:
+        w = get_warehouse(session, code)
+        for key, value in data.model_dump(exclude_unset=True).items():
+            if value is None:
+                raise InvalidInput(f"{key} cannot be null", code="validation_error")
+            setattr(w, key, value)
+        session.flush()
+        return _warehouse_out(w)
+
+    return db.run(use_case)
+
+
+def list_warehouses(db: Database, limit: int, cursor: str | None) -> Page[WarehouseOut]:
+    after = decode_cursor(cursor)
+    stmt = select(Warehouse).order_by(Warehouse.id).limit(limit + 1)
+    if after is not None:
+        stmt = stmt.where(Warehouse.id > after)
+    with db.read() as session:
+        return page_of([_warehouse_out(w) for w in session.scalars(stmt)], limit)
+
+
+def create_bin(db: Database, warehouse_code: str, data: BinCreate) -> BinOut:
+    def use_case(session: Session) -> BinOut:
+        w = get_warehouse(session, warehouse_code)
+        if session.scalar(select(Bin.id).where(Bin.warehouse_id == w.id, Bin.code == data.code)):
+            raise AlreadyExists(f"warehouse {w.code} already has a bin {data.code!r}")
+        b = Bin(warehouse_id=w.id, **data.model_dump())
+        session.add(b)
+        session.flush()
+        return BinOut.model_validate(b)
+
+    return db.run(use_case)
+
+
+def list_bins(db: Database, warehouse_code: str, limit: int, cursor: str | None) -> Page[BinOut]:
+    after = decode_cursor(cursor)
+    with db.read() as session:
+        w = get_warehouse(session, warehouse_code)
+        stmt = select(Bin).where(Bin.warehouse_id == w.id).order_by(Bin.id).limit(limit + 1)
+        if after is not None:
+            stmt = stmt.where(Bin.id > after)
+        return page_of([BinOut.model_validate(b) for b in session.scalars(stmt)], limit)
+
+
+def _products_by_sku(session: Session, skus: list[str]) -> dict[str, Product]:
+    found = {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(set(skus))))}
+    unknown = sorted(set(skus) - found.keys())
+    if unknown:
+        raise InvalidInput(f"unknown SKU(s): {', '.join(unknown)}", code="unknown_sku", skus=unknown)
+    return found
+
+
+def _bins_by_code(session: Session, warehouse: Warehouse, codes: list[str | None]) -> dict[str, int]:
+    wanted = {c for c in codes if c}
+    if not wanted:
+        return {}
+    found = dict(
+        session.execute(select(Bin.code, Bin.id).where(Bin.warehouse_id == warehouse.id, Bin.code.in_(wanted))).all()
+    )
+    unknown = sorted(wanted - found.keys())
+    if unknown:
+        raise InvalidInput(f"warehouse {warehouse.code} has no bin(s): {', '.join(unknown)}", code="unknown_bin")
+    return found
+
+
+def _change(session: Session, kind: str, reference: str | None, product_ids: set[int], actor: str) -> StockChangeOut:
+    """After stock was added: fill waiting backorders, then report the levels."""
+    filled = fill_backorders(session, product_ids, actor)
+    return StockChangeOut(
+        kind=kind,
+        reference=reference,
+        levels=[_stock(session, pid) for pid in sorted(product_ids)],
+        backorders_filled=[BackorderFill(**f) for f in filled],
+    )
+
+
+def receive(db: Database, data: ReceiptCreate, principal: Principal) -> StockChangeOut:
+    def use_case(session: Session) -> StockChangeOut:
+        w = _warehouse_for_input(session, data.warehouse)
+        products = _products_by_sku(session, [line.sku for line in data.lines])
+        bins = _bins_by_code(session, w, [line.bin for line in data.lines])
+        stock.apply(
+            session,
+            [
+                Movement(
+                    products[line.sku].id,
+                    w.id,
+                    MovementKind.RECEIPT,
+                    principal.actor,
+                    delta_on_hand=line.quantity,
+                    reference=data.reference,
+                    bin_id=bins.get(line.bin or ""),
+                    reason="received",
+                )
+                for line in data.lines
+            ],
+        )
+        emit_many(
+            session,
+            [
+                (
+                    "stock.received",
+                    {
+                        "warehouse_id": w.id,
+                        "reference": data.reference,
+                        "lines": [{"sku": ln.sku, "quantity": ln.quantity} for ln in data.lines],
+                    },
+                )
+            ],
+        )
+        return _change(session, "receipt", data.reference, {p.id for p in products.values()}, principal.actor)
+
+    return db.run(use_case)
+
+
+def adjust(db: Database, data: AdjustmentCreate, principal: Principal) -> StockChangeOut:
+    def use_case(session: Session) -> StockChangeOut:
+        w = _warehouse_for_input(session, data.warehouse)
+        product = _products_by_sku(session, [data.sku])[data.sku]
+        bins = _bins_by_code(session, w, [data.bin])
+        try:
+            stock.apply(
+                session,
+                [
+                    Movement(
+                        product.id,
+                        w.id,
+                        MovementKind.ADJUSTMENT,
+                        principal.actor,
+                        delta_on_hand=data.delta,
+                        reason=data.reason,
+                        bin_id=bins.get(data.bin or ""),
+                    )
+                ],
+            )
+        except InsufficientStock:
+            level = stock.read_levels(session, [product.id], [w.id]).get((product.id, w.id), stock.Level(0, 0))
+            raise InsufficientStock(
+                f"cannot take {-data.delta} of {data.sku} out of {w.code}: {level.on_hand} on hand, "
+                f"{level.reserved} reserved for orders, {level.available} available; cancel or re-route orders first",
+                sku=data.sku,
+                warehouse=w.code,
+                on_hand=level.on_hand,
+                reserved=level.reserved,
+            ) from None
+        emit_many(
+            session,
+            [
+                (
+                    "stock.adjusted",
+                    {"warehouse_id": w.id, "product_id": product.id, "delta": data.delta, "reason": data.reason},
+                )
+            ],
+        )
+        gained = {product.id} if data.delta > 0 else set()
+        result = _change(session, "adjustment", data.reason, gained, principal.actor)
+        if not gained:
+            result.levels = [_stock(session, product.id)]
+        return result
+
+    return db.run(use_case)
+
+
+def transfer(db: Database, data: TransferCreate, principal: Principal) -> StockChangeOut:
+    def use_case(session: Session) -> StockChangeOut:
+        src = _warehouse_for_input(session, data.from_warehouse)
+        dst = _warehouse_for_input(session, data.to_warehouse)
+        products = _products_by_sku(session, [line.sku for line in data.lines])
+        ref = data.reference or f"transfer {src.code} -> {dst.code}"
+        movements = []
+        for line in data.lines:
+            pid = products[line.sku].id
+            movements.append(
+                Movement(
+                    pid,
+                    src.id,
+                    MovementKind.TRANSFER_OUT,
+                    principal.actor,
+                    delta_on_hand=-line.quantity,
+                    reference=ref,
+                    reason=f"to {dst.code}",
+                )
+            )
+            movements.append(
+                Movement(
+                    pid,
+                    dst.id,
+                    MovementKind.TRANSFER_IN,
+                    principal.actor,
+                    delta_on_hand=line.quantity,
+                    reference=ref,
+                    reason=f"from {src.code}",
+                )
+            )
+        try:
+            stock.apply(session, movements)
+        except InsufficientStock as exc:
+            sku = next(s for s, p in products.items() if p.id == exc.extra.get("product_id"))
+            raise InsufficientStock(
+                f"{src.code} has not enough available {sku} to transfer (reserved stock stays for its orders)",
+                sku=sku,
+                warehouse=src.code,
+            ) from None
+        emit_many(
+            session,
+            [
+                (
+                    "stock.transferred",
+                    {
+                        "from_warehouse_id": src.id,
+                        "to_warehouse_id": dst.id,
+                        "reference": ref,
+                        "lines": [{"sku": ln.sku, "quantity": ln.quantity} for ln in data.lines],
+                    },
+                )
+            ],
+        )
+        return _change(session, "transfer", ref, {p.id for p in products.values()}, principal.actor)
+
+    return db.run(use_case)
+
+
+def _stock(session: Session, product_id: int, sku: str | None = None) -> StockOut:
+    rows = session.execute(
+        select(Warehouse.code, StockLevel.on_hand, StockLevel.reserved)
+        .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
+        .where(StockLevel.product_id == product_id)
+        .order_by(Warehouse.code)
+    ).all()
+    if sku is None:
+        sku = session.scalar(select(Product.sku).where(Product.id == product_id))
+    per = [WarehouseStock(warehouse=c, on_hand=oh, reserved=r, available=oh - r) for c, oh, r in rows]
+    return StockOut(
+        sku=sku or "",
+        on_hand=sum(p.on_hand for p in per),
+        reserved=sum(p.reserved for p in per),
+        available=sum(p.available for p in per),
+        warehouses=per,
+    )
+
+
+def stock_for_sku(db: Database, sku: str) -> StockOut:
+    with db.read() as session:
+        pid = session.scalar(select(Product.id).where(Product.sku == sku))
+        if pid is None:
+            raise NotFound(f"no product with SKU {sku!r}")
+        return _stock(session, pid, sku)
+
+
+def list_movements(
+    db: Database, sku: str | None, warehouse: str | None, order_id: int | None, limit: int, cursor: str | None
+) -> Page[MovementOut]:
+    """The ledger, newest first."""
+    before = decode_cursor(cursor)
+    m = StockMovement
+    stmt = (
+        select(m, Product.sku, Warehouse.code, Bin.code)
+        .join(Product, Product.id == m.product_id)
+        .join(Warehouse, Warehouse.id == m.warehouse_id)
+        .outerjoin(Bin, Bin.id == m.bin_id)
+        .order_by(m.id.desc())
+        .limit(limit + 1)
+    )
+    if before is not None:
+        stmt = stmt.where(m.id < before)
+    if sku:
+        stmt = stmt.where(Product.sku == sku)
+    if warehouse:
+        stmt = stmt.where(Warehouse.code == warehouse)
+    if order_id is not None:
+        stmt = stmt.where(m.order_id == order_id)
+    with db.read() as session:
+        rows = [
+            MovementOut(
+                id=mv.id,
+                created_at=mv.created_at,
+                sku=s,
+                warehouse=wc,
+                bin=bc,
+                kind=mv.kind,
+                delta_on_hand=mv.delta_on_hand,
+                delta_reserved=mv.delta_reserved,
+                reason=mv.reason,
+                actor=mv.actor,
+                reference=mv.reference,
+                order_id=mv.order_id,
+            )
+            for mv, s, wc, bc in session.execute(stmt)
+        ]
+    return page_of(rows, limit)

@@ -1,0 +1,175 @@
+"""The only code that changes stock levels. Every change is a ledger row written in the same
+transaction, and each level row is changed by one conditional UPDATE that the database refuses if
+it would leave reserved < 0 or available (on_hand - reserved) < 0. Rows are touched in
+(product_id, warehouse_id) order, the lock order every writer follows."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from oms.catalog.model import Product
+from oms.db.base import utcnow
+from oms.db.locks import lock_in_key_order, sorted_keys
+from oms.errors import InsufficientStock
+from oms.events.outbox import emit_many
+from oms.inventory.model import StockLevel, StockMovement
+
+levels_table = StockLevel.__table__
+movements_table = StockMovement.__table__
+
+
+class MovementKind(StrEnum):
+    RECEIPT = "receipt"
+    ADJUSTMENT = "adjustment"
+    TRANSFER_OUT = "transfer_out"
+    TRANSFER_IN = "transfer_in"
+    RESERVATION = "reservation"
+    RELEASE = "release"
+    SHIPMENT = "shipment"
+    RETURN = "return"
+
+
+@dataclass(frozen=True)
+class Movement:
+    product_id: int
+    warehouse_id: int
+    kind: MovementKind
+    actor: str
+    delta_on_hand: int = 0
+    delta_reserved: int = 0
+    reason: str | None = None
+    reference: str | None = None
+    order_id: int | None = None
+    bin_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Level:
+    on_hand: int
+    reserved: int
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+Key = tuple[int, int]  # (product_id, warehouse_id)
+
+
+def read_levels(
+    session: Session, product_ids: Iterable[int], warehouse_ids: Iterable[int], *, lock: bool = False
+) -> dict[Key, Level]:
+    """Levels for every (product, warehouse) pair that has a row; ``lock`` takes row locks in key
+    order (PostgreSQL) so a plan made from them cannot be overtaken."""
+    pids, wids = sorted(set(product_ids)), sorted(set(warehouse_ids))
+    if not pids or not wids:
+        return {}
+    stmt = select(
+        levels_table.c.product_id, levels_table.c.warehouse_id, levels_table.c.on_hand, levels_table.c.reserved
+    ).where(levels_table.c.product_id.in_(pids), levels_table.c.warehouse_id.in_(wids))
+    if lock:
+        stmt = lock_in_key_order(session, stmt, levels_table.c.product_id, levels_table.c.warehouse_id)
+    return {(p, w): Level(oh, r) for p, w, oh, r in session.execute(stmt)}
+
+
+def _ensure_rows(session: Session, keys: list[Key]) -> None:
+    dialect = session.get_bind().dialect.name
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(levels_table)
+    session.execute(
+        ins.on_conflict_do_nothing(index_elements=["product_id", "warehouse_id"]),
+        [{"product_id": p, "warehouse_id": w, "on_hand": 0, "reserved": 0} for p, w in keys],
+    )
+
+
+def apply(
+    session: Session, movements: list[Movement], *, reorder_points: dict[int, int | None] | None = None
+) -> dict[Key, Level]:
+    """Apply movements and append them to the ledger. Raises InsufficientStock (and the caller's
+    transaction must roll back) if any level would go below zero available or reserved."""
+    if not movements:
+        return {}
+    net: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
+    for m in movements:
+        d = net[(m.product_id, m.warehouse_id)]
+        d[0] += m.delta_on_hand
+        d[1] += m.delta_reserved
+    growing = [k for k, (doh, _) in net.items() if doh > 0]
+    if growing:
+        _ensure_rows(session, sorted_keys(growing))
+    after: dict[Key, Level] = {}
+    for key in sorted_keys(net):
+        doh, dr = net[key]
+        if doh == 0 and dr == 0:
+            continue
+        c = levels_table.c
+        row = session.execute(
+            update(levels_table)
+            .where(
+                c.product_id == key[0],
+                c.warehouse_id == key[1],
+                c.on_hand + doh >= c.reserved + dr,
+                c.reserved + dr >= 0,
+            )
+            .values(on_hand=c.on_hand + doh, reserved=c.reserved + dr)
+            .returning(c.on_hand, c.reserved)
+        ).first()
+        if row is None:
+            raise InsufficientStock(
+                "not enough stock available for this change",
+                product_id=key[0],
+                warehouse_id=key[1],
+            )
+        after[key] = Level(row[0], row[1])
+    now = utcnow()
+    session.execute(
+        insert(movements_table), [{**asdict(m), "kind": m.kind.value, "created_at": now} for m in movements]
+    )
+    _emit_low_stock(session, net, after, reorder_points)
+    return after
+
+
+def _emit_low_stock(
+    session: Session, net: dict[Key, list[int]], after: dict[Key, Level], reorder_points: dict[int, int | None] | None
+) -> None:
+    """stock.low fires once, when available crosses down to or below the product's reorder point."""
+    falling = [k for k, (doh, dr) in net.items() if doh - dr < 0 and k in after]
+    if not falling:
+        return
+    if reorder_points is None:
+        pids = {k[0] for k in falling}
+        reorder_points = dict(
+            session.execute(select(Product.id, Product.reorder_point).where(Product.id.in_(pids))).all()
+        )
+    events = []
+    for key in falling:
+        point = reorder_points.get(key[0])
+        if point is None:
+            continue
+        now_available = after[key].available
+        before = now_available - (net[key][0] - net[key][1])
+        if now_available <= point < before:
+            events.append(
+                (
+                    "stock.low",
+                    {"product_id": key[0], "warehouse_id": key[1], "available": now_available, "reorder_point": point},
+                )
+            )
+    emit_many(session, events)
+
+
+def ledger_sums(session: Session, keys: Iterable[Key] | None = None) -> dict[Key, Level]:
+    """Sum of the ledger per (product, warehouse): what the levels must equal."""
+    c = movements_table.c
+    stmt = select(c.product_id, c.warehouse_id, func.sum(c.delta_on_hand), func.sum(c.delta_reserved)).group_by(
+        c.product_id, c.warehouse_id
+    )
+    if keys is not None:
+        stmt = stmt.where(tuple_(c.product_id, c.warehouse_id).in_(list(keys)))
+    return {(p, w): Level(int(oh or 0), int(r or 0)) for p, w, oh, r in session.execute(stmt)}

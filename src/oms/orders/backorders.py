@@ -1,0 +1,154 @@
+"""Filling backorders, first come first served, when stock arrives (receipt, transfer in, return,
+positive adjustment). Runs inside the transaction that added the stock."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from oms.channels.service import eligible_warehouses
+from oms.db.base import utcnow
+from oms.events.outbox import emit_many
+from oms.inventory import stock
+from oms.inventory.stock import Movement, MovementKind
+from oms.orders.locks import lock_orders
+from oms.orders.model import Allocation, OrderLine
+from oms.orders.rules import OPEN_STATUSES, check_transition, derive_status
+from oms.orders.timeline import record
+from oms.routing.rules import LineRequest, plan_by_preference
+
+
+def fill_backorders(session: Session, product_ids: Iterable[int], actor: str) -> list[dict[str, Any]]:
+    """Reserve newly available stock for waiting lines, oldest line first. Returns what was filled."""
+    pids = sorted(set(product_ids))
+    if not pids:
+        return []
+    waiting = select(OrderLine.order_id).where(OrderLine.product_id.in_(pids), OrderLine.backordered > 0)
+    order_ids = set(session.scalars(waiting))
+    if not order_ids:
+        return []
+    orders = lock_orders(session, order_ids)
+    # Re-read the queue now the orders are locked: a cancel may have emptied some of it.
+    queue = session.execute(
+        select(OrderLine.id, OrderLine.order_id, OrderLine.product_id, OrderLine.sku, OrderLine.backordered)
+        .where(OrderLine.product_id.in_(pids), OrderLine.backordered > 0, OrderLine.order_id.in_(orders))
+        .order_by(OrderLine.id)
+    ).all()
+    warehouses_by_channel = {
+        cid: [w.id for w in eligible_warehouses(session, cid)] for cid in {o.channel_id for o in orders.values()}
+    }
+    all_wids = {w for ws in warehouses_by_channel.values() for w in ws}
+    levels = stock.read_levels(session, pids, all_wids, lock=True)
+    available = {k: v.available for k, v in levels.items()}
+
+    movements: list[Movement] = []
+    filled: list[dict[str, Any]] = []
+    per_line: dict[int, int] = {}
+    new_allocations: dict[tuple[int, int], int] = defaultdict(int)  # (line_id, warehouse) -> qty
+    for line_id, order_id, product_id, sku, waiting_qty in queue:
+        order = orders[order_id]
+        plan = plan_by_preference(
+            [LineRequest(0, product_id, waiting_qty)], warehouses_by_channel[order.channel_id], available
+        )
+        got = 0
+        for pick in plan.picks:
+            available[(product_id, pick.warehouse_id)] -= pick.quantity
+            new_allocations[(line_id, pick.warehouse_id)] += pick.quantity
+            got += pick.quantity
+            movements.append(
+                Movement(
+                    product_id,
+                    pick.warehouse_id,
+                    MovementKind.RESERVATION,
+                    actor,
+                    delta_reserved=pick.quantity,
+                    reason="backorder filled",
+                    reference=f"order {order_id}",
+                    order_id=order_id,
+                )
+            )
+        if got:
+            per_line[line_id] = got
+            filled.append(
+                {
+                    "order_id": order_id,
+                    "order_line_id": line_id,
+                    "sku": sku,
+                    "quantity": got,
+                    "still_backordered": waiting_qty - got,
+                }
+            )
+    if not filled:
+        return []
+    stock.apply(session, movements)
+    _save_allocations(session, new_allocations, {line_id: (o, p) for line_id, o, p, _, _ in queue})
+    for line_id, got in per_line.items():
+        session.execute(
+            update(OrderLine)
+            .where(OrderLine.id == line_id)
+            .values(reserved=OrderLine.reserved + got, backordered=OrderLine.backordered - got)
+        )
+    _update_orders(session, orders, filled, actor)
+    return filled
+
+
+def _save_allocations(
+    session: Session, quantities: dict[tuple[int, int], int], line_info: dict[int, tuple[int, int]]
+) -> None:
+    line_ids = {line_id for line_id, _ in quantities}
+    existing = {
+        (line_id, wid): aid
+        for aid, line_id, wid in session.execute(
+            select(Allocation.id, Allocation.order_line_id, Allocation.warehouse_id).where(
+                Allocation.order_line_id.in_(line_ids)
+            )
+        )
+    }
+    fresh = []
+    for (line_id, wid), qty in quantities.items():
+        if (line_id, wid) in existing:
+            session.execute(
+                update(Allocation)
+                .where(Allocation.id == existing[(line_id, wid)])
+                .values(quantity=Allocation.quantity + qty)
+            )
+        else:
+            order_id, product_id = line_info[line_id]
+            fresh.append(
+                {
+                    "order_id": order_id,
+                    "order_line_id": line_id,
+                    "product_id": product_id,
+                    "warehouse_id": wid,
+                    "quantity": qty,
+                }
+            )
+    if fresh:
+        session.execute(insert(Allocation), fresh)
+
+
+def _update_orders(session: Session, orders: dict, filled: list[dict[str, Any]], actor: str) -> None:  # type: ignore[type-arg]
+    by_order: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for f in filled:
+        by_order[f["order_id"]].append(f)
+    now = utcnow()
+    entries = []
+    events = []
+    for order_id, fills in sorted(by_order.items()):
+        order = orders[order_id]
+        waiting = sum(session.scalars(select(OrderLine.backordered).where(OrderLine.order_id == order_id)))
+        if order.status in OPEN_STATUSES:
+            target = derive_status(order.payment_status, waiting)
+            if target != order.status:
+                check_transition(order.status, target, "confirm")
+                order.status = target.value
+        order.updated_at = now
+        summary = ", ".join(f"{f['quantity']} x {f['sku']}" for f in fills)
+        entries.append((order_id, actor, "backorder_filled", f"Backorder filled: {summary}", {"lines": fills}))
+        events.append(("backorder.filled", {"order_id": order_id, "lines": fills, "status": order.status}))
+    record(session, entries)
+    emit_many(session, events)

@@ -1,0 +1,28 @@
+"""Order row locks. Every change to an existing order locks its row first (PostgreSQL), so a
+cancel and a backorder fill of the same order cannot interleave."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from oms.db.locks import lock_in_key_order
+from oms.errors import NotFound
+from oms.orders.model import Order
+
+
+def lock_order(session: Session, order_id: int) -> Order:
+    order = session.scalar(lock_in_key_order(session, select(Order).where(Order.id == order_id), Order.id))
+    if order is None:
+        raise NotFound(f"no order with id {order_id}")
+    return order
+
+
+def lock_orders(session: Session, order_ids: Iterable[int]) -> dict[int, Order]:
+    ids = sorted(set(order_ids))
+    if not ids:
+        return {}
+    stmt = lock_in_key_order(session, select(Order).where(Order.id.in_(ids)), Order.id)
+    return {o.id: o for o in session.scalars(stmt)}

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import EmailStr, Field, StringConstraints, field_validator, model_validator
+
+from oms.money import check_amount
+from oms.schemas import Amount, Code, Country, CurrencyCode, Input, Output, Quantity, Sku
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class Customer(Input):
+    email: EmailStr
+    name: Text | None = None
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _lower(cls, v: str) -> str:
+        return v.lower()
+
+
+class Address(Input):
+    name: Text
+    line1: Text
+    line2: Text | None = None
+    city: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    region: Annotated[str, StringConstraints(max_length=100)] | None = None
+    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    country: Country
+    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+
+
+class LineIn(Input):
+    sku: Sku
+    quantity: Quantity
+    unit_price: Amount
+
+
+class PaymentIntent(StrEnum):
+    PENDING = "pending"
+    AUTHORIZED = "authorized"
+    PAID = "paid"
+
+
+class PaymentIn(Input):
+    status: PaymentIntent
+    amount: Amount
+    method: Annotated[str, StringConstraints(max_length=64)] | None = None
+    reference: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class OrderCreate(Input):
+    channel: Code
+    external_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    customer: Customer
+    shipping_address: Address
+    lines: list[LineIn] = Field(min_length=1, max_length=500)
+    currency: CurrencyCode
+    shipping_total: Amount = Decimal(0)
+    tax_total: Amount = Decimal(0)
+    discount_total: Amount = Decimal(0)
+    total: Amount | None = None
+    payment: PaymentIn | None = None
+
+    @model_validator(mode="after")
+    def _amounts_fit_currency(self) -> OrderCreate:
+        c = self.currency
+        for i, line in enumerate(self.lines):
+            line.unit_price = check_amount(line.unit_price, c, f"lines[{i}].unit_price")
+        self.shipping_total = check_amount(self.shipping_total, c, "shipping_total")
+        self.tax_total = check_amount(self.tax_total, c, "tax_total")
+        self.discount_total = check_amount(self.discount_total, c, "discount_total")
+        if self.total is not None:
+            self.total = check_amount(self.total, c, "total")
+        if self.payment is not None:
+            self.payment.amount = check_amount(self.payment.amount, c, "payment.amount")
+        return self
+
+
+class PaymentCreate(Input):
+    status: Annotated[str, StringConstraints(pattern="^(authorized|paid)$")]
+    amount: Amount
+    method: Annotated[str, StringConstraints(max_length=64)] | None = None
+    reference: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class Reason(Input):
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class AllocationOut(Output):
+    warehouse: str
+    quantity: int
+
+
+class LineOut(Output):
+    id: int
+    line_no: int
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Decimal
+    reserved: int
+    backordered: int
+    allocations: list[AllocationOut]
+
+
+class CustomerOut(Output):
+    email: str
+    name: str | None
+    phone: str | None
+
+
+class AddressOut(Output):
+    name: str
+    line1: str
+    line2: str | None
+    city: str
+    region: str | None
+    postal_code: str
+    country: str
+    latitude: float | None
+    longitude: float | None
+
+
+class PaymentOut(Output):
+    id: int
+    status: str
+    amount: Decimal
+    currency: str
+    method: str | None
+    reference: str | None
+    created_at: datetime
+
+
+class OrderOut(Output):
+    id: int
+    number: str
+    channel: str
+    external_id: str | None
+    status: str
+    payment_status: str
+    currency: str
+    customer: CustomerOut
+    shipping_address: AddressOut
+    subtotal: Decimal
+    shipping_total: Decimal
+    tax_total: Decimal
+    discount_total: Decimal
+    total: Decimal
+    authorized_amount: Decimal
+    paid_amount: Decimal
+    lines: list[LineOut]
+    warehouses: list[str]
+    routing: dict[str, Any] | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderSummary(Output):
+    id: int
+    number: str
+    channel: str
+    external_id: str | None
+    status: str
+    payment_status: str
+    currency: str
+    total: Decimal
+    customer_email: str
+    customer_name: str | None
+    created_at: datetime
+
+
+class OrderEventOut(Output):
+    id: int
+    created_at: datetime
+    actor: str
+    type: str
+    message: str
+    data: dict[str, Any] | None

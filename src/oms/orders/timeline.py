@@ -1,0 +1,25 @@
+"""Writing to an order's timeline (who did what, when)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from oms.db.base import utcnow
+from oms.orders.model import OrderEvent
+
+
+def record(session: Session, entries: list[tuple[int, str, str, str, dict[str, Any] | None]]) -> None:
+    """entries: (order_id, actor, type, message, data)."""
+    if not entries:
+        return
+    now = utcnow()
+    session.execute(
+        insert(OrderEvent),
+        [
+            {"order_id": o, "actor": a, "type": t, "message": m, "data": d, "created_at": now}
+            for o, a, t, m, d in entries
+        ],
+    )

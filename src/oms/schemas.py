@@ -1,0 +1,75 @@
+"""Schema building blocks shared by every context."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from decimal import Decimal
+from typing import Annotated, Generic, TypeVar
+
+import pycountry
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from oms.errors import InvalidInput
+
+T = TypeVar("T")
+
+
+class Input(BaseModel):
+    """Every request body: unknown fields are refused, so nobody sets a price, status or role by
+    adding a field the endpoint did not ask for."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(Output, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+Code = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-/]*$")]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+CurrencyCode = Annotated[str, StringConstraints(min_length=3, max_length=3, to_upper=True)]
+Quantity = Annotated[int, Field(gt=0, le=1_000_000)]
+Amount = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=4, allow_inf_nan=False)]
+
+
+def _country(value: str) -> str:
+    code = value.strip().upper()
+    if pycountry.countries.get(alpha_2=code) is None:
+        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
+    return code
+
+
+Country = Annotated[str, StringConstraints(min_length=2, max_length=2), AfterValidator(_country)]
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded))["after"]
+        if not isinstance(value, int):
+            raise ValueError
+        return value
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise InvalidInput("the cursor is not one this API handed out", code="invalid_cursor") from None
+
+
+def page_of(items: list[T], limit: int, key: object = None) -> Page[T]:
+    """Build a page from up to limit+1 fetched rows: the extra row only tells there is more."""
+    more = len(items) > limit
+    items = items[:limit]
+    next_cursor = encode_cursor(getattr(items[-1], "id")) if more and items else None  # noqa: B009
+    return Page[T](items=items, next_cursor=next_cursor)

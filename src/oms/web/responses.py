@@ -1,0 +1,54 @@
+"""Turning a use case's result into a response, with Idempotency-Key support for creating POSTs."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Header, Request
+from pydantic import BaseModel
+
+from oms.auth.service import Principal
+from oms.idempotency import service as idempotency
+from oms.web.json import JSONResponse
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Send the same key to retry safely: the first response is replayed.",
+    ),
+]
+
+
+def created(
+    request: Request,
+    principal: Principal,
+    key: str | None,
+    body: BaseModel,
+    work: Callable[[], tuple[BaseModel, int]],
+) -> JSONResponse:
+    """Run ``work`` (returning the result and its status) at most once per Idempotency-Key."""
+
+    def outcome() -> tuple[int, dict]:  # type: ignore[type-arg]
+        result, status = work()
+        return status, result.model_dump(mode="json")
+
+    if key is None:
+        status, payload = outcome()
+        return JSONResponse(payload, status_code=status)
+    digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    (status, payload), replayed = idempotency.run(
+        request.app.state.db,
+        owner=str(principal.user_id),
+        key=key,
+        endpoint=f"{request.method} {request.url.path}",
+        request_hash=digest,
+        work=outcome,
+        lock_seconds=request.app.state.settings.idempotency_lock_s,
+    )
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return JSONResponse(payload, status_code=status, headers=headers)
