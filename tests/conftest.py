@@ -8,6 +8,7 @@ cannot be reached the PostgreSQL variants skip with the reason, except under CI,
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 from collections.abc import Iterator
@@ -40,7 +41,8 @@ def _pg_database_url() -> str:
     if "error" in _pg_state:
         _skip_or_fail(str(_pg_state["error"]))
     base = make_url(PG_URL)
-    name = f"oms_test_{_worker()}"
+    # Unique per process, so parallel pytest runs on one server never share (or drop) a database.
+    name = f"oms_test_{_worker()}_{os.getpid()}"
     try:
         admin = create_engine(base, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
         with admin.connect() as conn:
@@ -50,10 +52,21 @@ def _pg_database_url() -> str:
     except Exception as exc:  # no server, no rights...
         _pg_state["error"] = f"PostgreSQL at {base.render_as_string(hide_password=True)} is not reachable: {exc}"
         _skip_or_fail(str(_pg_state["error"]))
+    atexit.register(_drop_database, base, name)
     url = base.set(database=name).render_as_string(hide_password=False)
     upgrade(url)
     _pg_state["url"] = url
     return url
+
+
+def _drop_database(base, name: str) -> None:  # type: ignore[no-untyped-def]
+    try:
+        admin = create_engine(base, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    except Exception:  # best effort at exit
+        pass
 
 
 def _skip_or_fail(reason: str) -> None:

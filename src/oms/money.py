@@ -30,3 +30,8 @@ def check_amount(value: Decimal, currency: str, field: str) -> Decimal:
             code="invalid_amount",
         )
     return value.quantize(quantum)
+
+
+def to_currency(value: Decimal, currency: str) -> Decimal:
+    """Stored amounts keep four places; show them with the currency's own minor units."""
+    return value.quantize(Decimal(1).scaleb(-currency_exponent(currency)))

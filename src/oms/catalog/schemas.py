@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, model_validator
 
 from oms.catalog.rules import normalise_gtin
-from oms.money import check_amount
+from oms.money import check_amount, to_currency
 from oms.schemas import Amount, CurrencyCode, Input, Name, Output, Sku
 
 Gtin = Annotated[str, Field(max_length=20), AfterValidator(normalise_gtin)]
@@ -72,3 +72,8 @@ class ProductOut(Output):
     is_active: bool
     created_at: datetime
     updated_at: datetime
+
+    @model_validator(mode="after")
+    def _in_currency_units(self) -> ProductOut:
+        self.price = to_currency(self.price, self.currency)
+        return self

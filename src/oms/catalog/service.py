@@ -17,24 +17,32 @@ from oms.schemas import Page, decode_cursor, page_of
 PRICE_FIELDS = {"price", "currency"}
 
 
-def _duplicate(session: Session, data: ProductCreate | ProductUpdate, sku: str | None) -> AlreadyExists:
+def _check_unique(session: Session, sku: str | None, barcode: str | None, product_id: int | None = None) -> None:
     if sku and session.scalar(select(Product.id).where(Product.sku == sku)):
-        return AlreadyExists(f"a product with SKU {sku!r} already exists")
-    return AlreadyExists(f"another product already carries barcode {data.barcode!r}")
+        raise AlreadyExists(f"a product with SKU {sku!r} already exists")
+    if barcode:
+        other = session.scalar(select(Product.sku).where(Product.barcode == barcode, Product.id != (product_id or 0)))
+        if other:
+            raise AlreadyExists(f"product {other!r} already carries barcode {barcode}")
+
+
+def _run_unique(db: Database, use_case):  # type: ignore[no-untyped-def]
+    """The checks above cover the common case; a concurrent insert still trips the unique index."""
+    try:
+        return db.run(use_case)
+    except IntegrityError:
+        raise AlreadyExists("another product with this SKU or barcode was created at the same moment") from None
 
 
 def create_product(db: Database, data: ProductCreate) -> ProductOut:
     def use_case(session: Session) -> ProductOut:
+        _check_unique(session, data.sku, data.barcode)
         product = Product(**data.model_dump())
         session.add(product)
-        try:
-            session.flush()
-        except IntegrityError:
-            session.rollback()
-            raise _duplicate(session, data, data.sku) from None
+        session.flush()
         return ProductOut.model_validate(product)
 
-    return db.run(use_case)
+    return _run_unique(db, use_case)  # type: ignore[no-any-return]
 
 
 def get_product(session: Session, sku: str) -> Product:
@@ -59,17 +67,14 @@ def update_product(db: Database, sku: str, data: ProductUpdate, principal: Princ
 
     def use_case(session: Session) -> ProductOut:
         product = get_product(session, sku)
+        _check_unique(session, None, changes.get("barcode"), product.id)
         for key, value in changes.items():
             setattr(product, key, value)
         product.price = check_amount(product.price, product.currency, "price")
-        try:
-            session.flush()
-        except IntegrityError:
-            session.rollback()
-            raise _duplicate(session, data, None) from None
+        session.flush()
         return ProductOut.model_validate(product)
 
-    return db.run(use_case)
+    return _run_unique(db, use_case)  # type: ignore[no-any-return]
 
 
 def list_products(db: Database, q: str | None, limit: int, cursor: str | None, active: bool | None) -> Page[ProductOut]:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import EmailStr, Field, StringConstraints, field_validator, model_validator
 
-from oms.money import check_amount
+from oms.money import check_amount, to_currency
 from oms.schemas import Amount, Code, Country, CurrencyCode, Input, Output, Quantity, Sku
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -138,6 +138,11 @@ class PaymentOut(Output):
     reference: str | None
     created_at: datetime
 
+    @model_validator(mode="after")
+    def _in_currency_units(self) -> PaymentOut:
+        self.amount = to_currency(self.amount, self.currency)
+        return self
+
 
 class OrderOut(Output):
     id: int
@@ -162,6 +167,23 @@ class OrderOut(Output):
     created_at: datetime
     updated_at: datetime
 
+    @model_validator(mode="after")
+    def _in_currency_units(self) -> OrderOut:
+        c = self.currency
+        for name in (
+            "subtotal",
+            "shipping_total",
+            "tax_total",
+            "discount_total",
+            "total",
+            "authorized_amount",
+            "paid_amount",
+        ):
+            setattr(self, name, to_currency(getattr(self, name), c))
+        for line in self.lines:
+            line.unit_price = to_currency(line.unit_price, c)
+        return self
+
 
 class OrderSummary(Output):
     id: int
@@ -175,6 +197,11 @@ class OrderSummary(Output):
     customer_email: str
     customer_name: str | None
     created_at: datetime
+
+    @model_validator(mode="after")
+    def _in_currency_units(self) -> OrderSummary:
+        self.total = to_currency(self.total, self.currency)
+        return self
 
 
 class OrderEventOut(Output):
