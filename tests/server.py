@@ -57,6 +57,11 @@ class LiveServer:
         """CPU time used so far by each worker process (Linux; empty elsewhere)."""
         return {pid: t for pid in self.worker_pids if (t := _cpu_seconds(pid)) is not None}
 
+    def stop(self) -> str:
+        """Stop the server now (the fixture would at teardown); returns its stderr."""
+        _stop(self)
+        return self.stderr
+
     def assert_alive(self) -> None:
         if self.process.poll() is not None:
             raise ServerFailed(f"the server exited with {self.process.returncode}; stderr:\n{self.read_log()}")
@@ -76,6 +81,7 @@ def server_env(database_url: str, data_dir: Path, secret: str = SECRET, **extra:
         OMS_DATA_DIR=str(data_dir),
         OMS_LOG_LEVEL="warning",
         PYTHONUNBUFFERED="1",
+        _TYPER_STANDARD_TRACEBACK="1",  # a startup failure shows a plain traceback, not a boxed one
         **extra,
     )
     return env

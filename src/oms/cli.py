@@ -211,12 +211,12 @@ def orders_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the newest orders."""
-    from oms.auth.service import SYSTEM
+    from oms.auth.service import Principal
     from oms.orders.queries import list_orders
 
     db = _database(_settings())
-    admin = SYSTEM.__class__(user_id=0, email="cli", role="admin", scopes=frozenset({"orders:read"}))
-    page = list_orders(db, admin, status=status, channel=None, q=None, limit=limit, cursor=None)
+    operator = Principal(user_id=0, email="cli", role="admin", scopes=frozenset({"orders:read"}))
+    page = list_orders(db, operator, status=status, channel=None, q=None, limit=limit, cursor=None)
     if as_json:
         print(json.dumps([o.model_dump(mode="json") for o in page.items]))
         return

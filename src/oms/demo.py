@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from oms.auth.model import User
 from oms.auth.rules import ROLE_SCOPES, Role
-from oms.auth.service import Principal, create_token, create_user
+from oms.auth.service import Principal, create_token, create_user, hash_password
 from oms.catalog import service as catalog
 from oms.catalog.model import Product
 from oms.catalog.schemas import ProductCreate
@@ -169,7 +169,8 @@ KINDS = [
 ]  # fmt: skip
 
 # city, state, ZIP, latitude, longitude (Census ZIP centroids), area code, illustrative sales tax %
-CITIES = [
+City = tuple[str, str, str, float, float, str, str]
+CITIES: list[City] = [
     ("Boston", "MA", "02108", 42.3578, -71.0648, "617", "6.25"),
     ("Concord", "NH", "03301", 43.2323, -71.5530, "603", "0"),
     ("Portland", "ME", "04101", 43.6626, -70.2579, "207", "5.5"),
@@ -206,7 +207,7 @@ CITIES = [
     ("Seattle", "WA", "98101", 47.6109, -122.3364, "206", "10.35"),
     ("Helena", "MT", "59601", 46.5274, -112.2104, "406", "0"),
 ]
-BROOKLYN = ("Brooklyn", "NY", "11201", 40.6944, -73.9906, "718", "8.875")
+BROOKLYN: City = ("Brooklyn", "NY", "11201", 40.6944, -73.9906, "718", "8.875")
 FIRST = ("Ava", "Liam", "Maya", "Noah", "Priya", "Mateo", "Chloe", "Ethan", "Amara", "Lucas", "Hana", "Diego", "Grace",
          "Omar", "Zoe", "Samuel", "Leah", "Kenji", "Isabel", "Marcus", "Nora", "Tariq")  # fmt: skip
 LAST = ("Johnson", "Nguyen", "Patel", "Garcia", "Kim", "Okafor", "Rossi", "Cohen", "Martinez", "Walker", "Silva",
@@ -281,7 +282,7 @@ class _Person:
     tax_rate: Decimal
 
 
-def _person(rng: random.Random, first: str, last: str, email: str, city: tuple) -> _Person:  # type: ignore[type-arg]
+def _person(rng: random.Random, first: str, last: str, email: str, city: City) -> _Person:
     name_, state, zip_, lat, lon, area, tax = city
     line2 = f"Apt {rng.randint(1, 24)}{rng.choice('ABCD')}" if rng.random() < 0.3 else None
     return _Person(
@@ -336,9 +337,15 @@ def _email(role: Role) -> str:
     return CUSTOMER_EMAIL if role is Role.CUSTOMER else f"{role.value}@{STAFF_DOMAIN}"
 
 
-def _ensure_user(session: Session, role: Role) -> User:
+def _ensure_user(session: Session, role: Role, password_hash: str | None = None) -> User:
     user = session.scalar(select(User).where(User.email == _email(role)))
-    return user or create_user(session, _email(role), role.value, DEMO_PASSWORD, STAFF[role])
+    if user is not None:
+        return user
+    if password_hash is None:
+        return create_user(session, _email(role), role.value, DEMO_PASSWORD, STAFF[role])
+    user = create_user(session, _email(role), role.value, None, STAFF[role])
+    user.password_hash = password_hash
+    return user
 
 
 def _principal(user: User) -> Principal:
@@ -346,8 +353,10 @@ def _principal(user: User) -> Principal:
 
 
 def _seed(db: Database, rng: random.Random, say: Progress) -> None:
+    # Argon2 is slow on purpose; the demo users share one published password, so they share one hash.
+    shared_hash = hash_password(DEMO_PASSWORD)
     with db.write() as session:
-        staff = {role: _principal(_ensure_user(session, role)) for role in Role}
+        staff = {role: _principal(_ensure_user(session, role, shared_hash)) for role in Role}
     say(f"{len(staff)} users, one per role (password {DEMO_PASSWORD!r})")
     bins = _seed_sites(db)
     say(f"{len(SITES)} sites with {sum(len(b) for b in bins.values())} bins")

@@ -17,6 +17,7 @@ from stdnum import ean
 from oms.auth.model import ApiToken, User
 from oms.auth.rules import Role
 from oms.auth.service import authenticate_token
+from oms.auth.service import login as password_login
 from oms.catalog.model import Product
 from oms.channels.service import read_channel
 from oms.db import Database
@@ -50,9 +51,7 @@ def test_the_demo_is_a_whole_business_whose_stock_matches_the_ledger(db, setting
         assert len({w.region for w in warehouses}) >= 4
         assert [w.kind for w in sites].count("store") == 1
         assert all(w.latitude is not None and w.country == "US" for w in sites)
-        bins_per_site = dict(
-            session.execute(select(Bin.warehouse_id, func.count()).group_by(Bin.warehouse_id)).tuples().all()
-        )
+        bins_per_site = dict(session.execute(select(Bin.warehouse_id, func.count()).group_by(Bin.warehouse_id)).all())
         assert all(bins_per_site[w.id] >= 20 for w in warehouses)
         for b in session.scalars(select(Bin)):
             assert b.aisle and b.level
@@ -103,6 +102,11 @@ def test_the_demo_is_a_whole_business_whose_stock_matches_the_ledger(db, setting
                 assert not any(line.reserved for line in lines_of[o.id])
 
         assert authenticate_token(session, secret, login.token).role == "admin"
+
+    with db.write() as session:  # every demo user signs in with the one documented password
+        for user in session.scalars(select(User)).all():
+            login_token, _ = password_login(session, secret, user.email, DEMO_PASSWORD)
+            assert authenticate_token(session, secret, login_token).role == user.role
 
     web, marketplace, store = (read_channel(db, c) for c in ("web", "marketplace", "store-brooklyn"))
     assert (web.kind, marketplace.kind, store.kind) == ("web", "marketplace", "pos")

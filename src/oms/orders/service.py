@@ -23,7 +23,7 @@ from oms.inventory.stock import Movement, MovementKind
 from oms.money import check_amount
 from oms.orders.locks import lock_order
 from oms.orders.model import Allocation, Order, OrderLine, Payment
-from oms.orders.queries import load_order, order_number
+from oms.orders.queries import load_order, order_number, order_out
 from oms.orders.rules import (
     OPEN_STATUSES,
     TRANSITIONS,
@@ -35,7 +35,7 @@ from oms.orders.rules import (
     derive_status,
     payment_status_for,
 )
-from oms.orders.schemas import OrderCreate, OrderOut, PaymentCreate
+from oms.orders.schemas import AllocationOut, LineOut, OrderCreate, OrderOut, PaymentCreate
 from oms.orders.timeline import record
 from oms.routing.rules import LineRequest, Planner, plan_by_preference
 
@@ -148,41 +148,37 @@ def _create(
     code_of = {w.id: w.code for w in warehouses}
     routing = {**plan.explanation, "warehouse_order": [code_of[w] for w in wids]}
     addr, cust = data.shipping_address, data.customer
-    order_id = session.execute(
-        insert(orders_t).returning(orders_t.c.id),
-        [
-            {
-                "channel_id": channel.id,
-                "external_id": data.external_id,
-                "status": status.value,
-                "payment_status": payment_status.value,
-                "currency": data.currency,
-                "customer_email": cust.email,
-                "customer_name": cust.name,
-                "customer_phone": cust.phone,
-                "ship_name": addr.name,
-                "ship_line1": addr.line1,
-                "ship_line2": addr.line2,
-                "ship_city": addr.city,
-                "ship_region": addr.region,
-                "ship_postal_code": addr.postal_code,
-                "ship_country": addr.country,
-                "ship_latitude": addr.latitude,
-                "ship_longitude": addr.longitude,
-                "subtotal": subtotal,
-                "shipping_total": data.shipping_total,
-                "tax_total": data.tax_total,
-                "discount_total": data.discount_total,
-                "total": total,
-                "authorized_amount": authorized,
-                "paid_amount": paid,
-                "routing": routing,
-                "created_by": principal.actor,
-                "created_at": now,
-                "updated_at": now,
-            }
-        ],
-    ).scalar_one()
+    order_row = {
+        "channel_id": channel.id,
+        "external_id": data.external_id,
+        "status": status.value,
+        "payment_status": payment_status.value,
+        "currency": data.currency,
+        "customer_email": cust.email,
+        "customer_name": cust.name,
+        "customer_phone": cust.phone,
+        "ship_name": addr.name,
+        "ship_line1": addr.line1,
+        "ship_line2": addr.line2,
+        "ship_city": addr.city,
+        "ship_region": addr.region,
+        "ship_postal_code": addr.postal_code,
+        "ship_country": addr.country,
+        "ship_latitude": addr.latitude,
+        "ship_longitude": addr.longitude,
+        "subtotal": subtotal,
+        "shipping_total": data.shipping_total,
+        "tax_total": data.tax_total,
+        "discount_total": data.discount_total,
+        "total": total,
+        "authorized_amount": authorized,
+        "paid_amount": paid,
+        "routing": routing,
+        "created_by": principal.actor,
+        "created_at": now,
+        "updated_at": now,
+    }
+    order_id = session.execute(insert(orders_t).returning(orders_t.c.id), [order_row]).scalar_one()
     line_rows = [
         {
             "order_id": order_id,
@@ -197,11 +193,11 @@ def _create(
         }
         for r, line in zip(requests, data.lines, strict=True)
     ]
+    # Plain multi-row INSERT, then one SELECT for the ids: RETURNING with many rows is sent row
+    # by row on SQLite, which would make the statement count grow with the lines.
+    session.execute(insert(lines_t), line_rows)
     line_ids = dict(
-        (n, i)
-        for i, n in session.execute(
-            insert(lines_t).returning(lines_t.c.id, lines_t.c.line_no, sort_by_parameter_order=True), line_rows
-        )
+        session.execute(select(lines_t.c.line_no, lines_t.c.id).where(lines_t.c.order_id == order_id)).all()
     )
     reference = f"order {order_number(order_id)}"
     try:
@@ -284,7 +280,17 @@ def _create(
         events.append(("order.backordered", {"order_id": order_id, "lines": waiting}))
     record(session, timeline)
     emit_many(session, events)
-    return load_order(session, order_id), True
+    # The response is built from what was just written: no read-back on the hot path.
+    allocations: dict[int, list[AllocationOut]] = {}
+    for p in plan.picks:
+        allocations.setdefault(p.line_no, []).append(
+            AllocationOut(warehouse=code_of[p.warehouse_id], quantity=p.quantity)
+        )
+    lines_out = [
+        LineOut(id=line_ids[row["line_no"]], allocations=allocations.get(row["line_no"], []), **row)
+        for row in line_rows
+    ]
+    return order_out(Order(id=order_id, **order_row), channel.code, lines_out), True
 
 
 def _release_all(session: Session, order: Order, actor: str, reason: str) -> int:

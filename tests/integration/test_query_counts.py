@@ -1,0 +1,53 @@
+"""POST /orders costs a fixed number of statements plus one conditional UPDATE per stock row."""
+
+import pytest
+from sqlalchemy import event
+
+from tests.factories import order_body
+
+
+class StatementCounter:
+    def __init__(self, db):
+        self.statements: list[str] = []
+        self.engines = {db.write_engine, db.read_engine}
+
+    def __enter__(self):
+        for engine in self.engines:
+            event.listen(engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc):
+        for engine in self.engines:
+            event.remove(engine, "before_cursor_execute", self._record)
+
+    def _record(self, conn, cursor, statement, params, context, executemany):
+        self.statements.append(" ".join(statement.split())[:90])
+
+
+@pytest.fixture
+def shop(api):
+    api.warehouse("NJ1")
+    api.warehouse("IL1")
+    api.channel("web", warehouses=["NJ1", "IL1"])
+    for i in range(12):
+        api.product(f"SKU-{i}")
+        api.receive("NJ1", f"SKU-{i}", 100)
+    return api
+
+
+def _count(shop, db, lines):
+    with StatementCounter(db) as counter:
+        shop.ok(shop.post("/orders", order_body(lines)), 201)
+    return counter.statements
+
+
+def test_creating_an_order_takes_a_fixed_number_of_statements(shop, db):
+    _count(shop, db, [("SKU-0", 1)])  # warm caches (first-use reflection and the like)
+    two = _count(shop, db, [("SKU-1", 1), ("SKU-2", 1)])
+    ten = _count(shop, db, [(f"SKU-{i}", 1) for i in range(2, 12)])
+    updates_two = sum(s.startswith("UPDATE stock_levels") for s in two)
+    updates_ten = sum(s.startswith("UPDATE stock_levels") for s in ten)
+    assert (updates_two, updates_ten) == (2, 10), "\n".join(two)
+    # Everything but the per-row stock UPDATEs is independent of the number of lines: no N+1.
+    assert len(ten) - updates_ten == len(two) - updates_two, "\n".join(ten)
+    assert len(two) <= 17, "\n".join(two)
