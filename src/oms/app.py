@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI
 
 from oms import __doc__ as oms_doc
 from oms.auth.routes import router as auth_router
+from oms.auth.throttle import LoginThrottle
 from oms.catalog.routes import router as catalog_router
 from oms.channels.routes import router as channels_router
 from oms.config import Settings, load_settings
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     app.state.db = db
     app.state.secret_key = settings.resolved_secret_key()
+    app.state.login_throttle = LoginThrottle()
 
     api = APIRouter(prefix=API_PREFIX)
     for router in (auth_router, channels_router, catalog_router, warehouses_router, inventory_router, orders_router):

@@ -59,3 +59,7 @@ class Unauthenticated(DomainError):
 
 class Forbidden(DomainError):
     code = "forbidden"
+
+
+class RateLimited(DomainError):
+    code = "too_many_requests"

@@ -145,3 +145,14 @@ def test_logging_in_with_a_password_gives_an_expiring_token_and_secrets_are_stor
     assert login.json()["expires_at"]
     me = api.as_token(token).ok(api.as_token(token).get("/auth/me"))
     assert me["email"] == user.email and me["role"] == "admin"
+
+
+def test_password_guessing_is_answered_with_429_and_retry_after(api, db):
+    with db.read() as s:
+        email = s.scalars(select(User)).first().email
+    for _ in range(5):
+        assert api.client.post("/api/v1/auth/token", json={"email": email, "password": "guess"}).status_code == 401
+    blocked = api.client.post("/api/v1/auth/token", json={"email": email, "password": "correct horse battery"})
+    assert blocked.status_code == 429
+    assert blocked.json()["error"] == "too_many_requests"
+    assert int(blocked.headers["Retry-After"]) > 0

@@ -6,6 +6,8 @@ from fastapi import APIRouter, Request
 from pydantic import EmailStr, Field
 
 from oms.auth.service import login
+from oms.auth.throttle import LoginThrottle
+from oms.errors import Unauthenticated
 from oms.schemas import Input, Output
 from oms.web.deps import CurrentPrincipal, DbDep
 
@@ -33,10 +35,19 @@ class MeOut(Output):
 
 @router.post("/token", response_model=TokenOut, summary="Exchange email and password for a bearer token")
 def create_login_token(body: LoginIn, request: Request, db: DbDep) -> TokenOut:
-    # Public by design: this is how a person without a token gets one.
-    with db.write() as session:
-        token, row = login(session, request.app.state.secret_key, body.email, body.password)
-        return TokenOut(token=token, scopes=row.scopes, expires_at=row.expires_at)
+    # Public by design: this is how a person without a token gets one. Guessing is throttled.
+    throttle: LoginThrottle = request.app.state.login_throttle
+    client = request.client.host if request.client else "unknown"
+    throttle.check(client, body.email)
+    try:
+        with db.write() as session:
+            token, row = login(session, request.app.state.secret_key, body.email, body.password)
+            result = TokenOut(token=token, scopes=row.scopes, expires_at=row.expires_at)
+    except Unauthenticated:
+        throttle.failed(client, body.email)
+        raise
+    throttle.succeeded(client, body.email)
+    return result
 
 
 @router.get("/me", response_model=MeOut, summary="Who the token belongs to and what it may do")

@@ -21,7 +21,7 @@ from oms.inventory.schemas import (
 )
 from oms.schemas import Page
 from oms.web.deps import DbDep, require
-from oms.web.params import Cursor, Limit
+from oms.web.params import MAX_ID, Cursor, Limit
 from oms.web.responses import IdempotencyKeyHeader, created
 
 warehouses = APIRouter(prefix="/warehouses", tags=["warehouses"])
@@ -104,7 +104,7 @@ def movements(
     _: Annotated[Principal, require("inventory:read")],
     sku: Annotated[str | None, Query(max_length=64)] = None,
     warehouse: Annotated[str | None, Query(max_length=32)] = None,
-    order_id: Annotated[int | None, Query(ge=1)] = None,
+    order_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[MovementOut]:

@@ -170,22 +170,29 @@ def list_orders(
     return page_of(rows, limit)
 
 
-def list_events(db: Database, order_id: int, principal: Principal) -> list[OrderEventOut]:
+def list_events(db: Database, order_id: int, principal: Principal) -> Page[OrderEventOut]:
+    """The whole timeline in one page: an order's history is short."""
     with db.read() as session:
         load_order_header(session, order_id, principal)
-        return [
-            OrderEventOut.model_validate(e)
-            for e in session.scalars(select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id))
-        ]
+        return Page[OrderEventOut](
+            items=[
+                OrderEventOut.model_validate(e)
+                for e in session.scalars(
+                    select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+                )
+            ]
+        )
 
 
-def list_payments(db: Database, order_id: int, principal: Principal) -> list[PaymentOut]:
+def list_payments(db: Database, order_id: int, principal: Principal) -> Page[PaymentOut]:
     with db.read() as session:
         load_order_header(session, order_id, principal)
-        return [
-            PaymentOut.model_validate(p)
-            for p in session.scalars(select(Payment).where(Payment.order_id == order_id).order_by(Payment.id))
-        ]
+        return Page[PaymentOut](
+            items=[
+                PaymentOut.model_validate(p)
+                for p in session.scalars(select(Payment).where(Payment.order_id == order_id).order_by(Payment.id))
+            ]
+        )
 
 
 def load_order_header(session: Session, order_id: int, principal: Principal | None = None) -> Order:

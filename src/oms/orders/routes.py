@@ -18,7 +18,7 @@ from oms.orders.schemas import (
 )
 from oms.schemas import Page
 from oms.web.deps import DbDep, require
-from oms.web.params import Cursor, Limit
+from oms.web.params import Cursor, Limit, OrderId
 from oms.web.responses import IdempotencyKeyHeader, created
 
 router = APIRouter(prefix="/orders", tags=["orders"])
@@ -65,36 +65,36 @@ def list_orders(
 
 
 @router.get("/{order_id}", response_model=OrderOut)
-def get_order(order_id: int, db: DbDep, principal: Reader) -> OrderOut:
+def get_order(order_id: OrderId, db: DbDep, principal: Reader) -> OrderOut:
     return queries.read_order(db, order_id, principal)
 
 
-@router.get("/{order_id}/events", response_model=list[OrderEventOut], summary="The order's timeline")
-def order_events(order_id: int, db: DbDep, principal: Reader) -> list[OrderEventOut]:
+@router.get("/{order_id}/events", response_model=Page[OrderEventOut], summary="The order's timeline")
+def order_events(order_id: OrderId, db: DbDep, principal: Reader) -> Page[OrderEventOut]:
     return queries.list_events(db, order_id, principal)
 
 
-@router.get("/{order_id}/payments", response_model=list[PaymentOut])
-def order_payments(order_id: int, db: DbDep, principal: Reader) -> list[PaymentOut]:
+@router.get("/{order_id}/payments", response_model=Page[PaymentOut])
+def order_payments(order_id: OrderId, db: DbDep, principal: Reader) -> Page[PaymentOut]:
     return queries.list_payments(db, order_id, principal)
 
 
 @router.post("/{order_id}/cancel", response_model=OrderOut, summary="Cancel: releases reservations and backorders")
 def cancel(
-    order_id: int, db: DbDep, principal: Annotated[Principal, require("orders:cancel")], body: Reason | None = None
+    order_id: OrderId, db: DbDep, principal: Annotated[Principal, require("orders:cancel")], body: Reason | None = None
 ) -> OrderOut:
     return service.cancel_order(db, order_id, principal, body.reason if body else None)
 
 
 @router.post("/{order_id}/hold", response_model=OrderOut)
 def hold(
-    order_id: int, db: DbDep, principal: Annotated[Principal, require("orders:hold")], body: Reason | None = None
+    order_id: OrderId, db: DbDep, principal: Annotated[Principal, require("orders:hold")], body: Reason | None = None
 ) -> OrderOut:
     return service.hold_order(db, order_id, principal, body.reason if body else None)
 
 
 @router.post("/{order_id}/release", response_model=OrderOut, summary="Release an order from hold")
-def release(order_id: int, db: DbDep, principal: Annotated[Principal, require("orders:hold")]) -> OrderOut:
+def release(order_id: OrderId, db: DbDep, principal: Annotated[Principal, require("orders:hold")]) -> OrderOut:
     return service.release_order(db, order_id, principal)
 
 
@@ -105,7 +105,7 @@ def release(order_id: int, db: DbDep, principal: Annotated[Principal, require("o
     summary="Record a payment authorisation or capture",
 )
 def record_payment(
-    order_id: int,
+    order_id: OrderId,
     body: PaymentCreate,
     request: Request,
     db: DbDep,

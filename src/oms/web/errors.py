@@ -24,6 +24,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.InvalidTransition: 409,
     errors.Conflict: 409,
     errors.InvalidInput: 422,
+    errors.RateLimited: 429,
 }
 
 _HTTP_CODES = {
@@ -43,6 +44,8 @@ _HTTP_CODES = {
 
 def error_response(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 429 and "retry_after_s" in extra:
+        headers = {"Retry-After": str(extra["retry_after_s"])}
     return JSONResponse({"error": code, "detail": detail, **extra}, status_code=status, headers=headers)
 
 
