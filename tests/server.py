@@ -29,7 +29,13 @@ from oms.config import Settings
 from oms.db import Database
 from tests.conftest import SECRET
 
-OMS_BIN = Path(sys.executable).with_name("oms")
+
+def _oms_bin() -> Path:
+    beside_python = Path(sys.executable).with_name("oms")  # the venv pytest runs from
+    return beside_python if beside_python.exists() else Path(__file__).parents[1] / ".venv" / "bin" / "oms"
+
+
+OMS_BIN = _oms_bin()
 START_TIMEOUT_S = 60.0
 
 
@@ -150,7 +156,10 @@ def _wait_until_serving(server: LiveServer, timeout_s: float) -> None:
                     f"stderr:\n{server.read_log()}"
                 )
             time.sleep(0.05)
-    if not sys.platform.startswith("linux") or server.workers < 2:
+    if server.workers < 2:
+        server.worker_pids = [server.process.pid]
+        return
+    if not sys.platform.startswith("linux"):
         return
     # /healthz was answered by *one* worker. Wait for all of them: a worker is serving once the
     # listening socket it inherited from the supervisor is registered in its event loop's epoll set.
@@ -253,5 +262,9 @@ def _cpu_seconds(pid: int) -> float | None:
 def live_server(settings: Settings, db: Database, tmp_path: Path) -> Iterator[LiveServer]:
     """``oms serve --workers 2`` on the test's database (SQLite file or PostgreSQL), already emptied
     by the ``db`` fixture; yields a LiveServer whose ``url`` takes requests."""
-    with run_server(settings.resolved_database_url(), tmp_path / "server") as server:
+    url = settings.resolved_database_url()
+    # Left alone, each worker may open db_pool_size + db_max_overflow = 40 connections, 80 for the
+    # two: most of a stock PostgreSQL's max_connections=100, which the parallel test processes share.
+    pool = {"OMS_DB_POOL_SIZE": "5", "OMS_DB_MAX_OVERFLOW": "15"} if url.startswith("postgresql") else {}
+    with run_server(url, tmp_path / "server", extra_env=pool) as server:
         yield server

@@ -67,6 +67,15 @@ def decode_cursor(cursor: str | None) -> int | None:
         raise InvalidInput("the cursor is not one this API handed out", code="invalid_cursor") from None
 
 
+def keyset(stmt, id_column, cursor: str | None, limit: int, *, newest_first: bool = False):  # type: ignore[no-untyped-def]
+    """Keyset pagination by id: stable under inserts, no OFFSET scans. Fetches one extra row so
+    ``page_of`` can tell whether there is a next page."""
+    last = decode_cursor(cursor)
+    if last is not None:
+        stmt = stmt.where(id_column < last if newest_first else id_column > last)
+    return stmt.order_by(id_column.desc() if newest_first else id_column).limit(limit + 1)
+
+
 def page_of(items: list[T], limit: int, key: object = None) -> Page[T]:
     """Build a page from up to limit+1 fetched rows: the extra row only tells there is more."""
     more = len(items) > limit

@@ -214,11 +214,13 @@ def read_snapshot(db: Database, with_counts: bool = False) -> Snapshot:
                 )
             )
         }
-        counts = (
-            {t.name: session.scalar(select(func.count()).select_from(t)) or 0 for t in Base.metadata.sorted_tables}
-            if with_counts
-            else {}
-        )
+        counts: dict[str, int] = {}
+        if with_counts:  # one round trip for every table
+            tables = Base.metadata.sorted_tables
+            row = session.execute(
+                select(*(select(func.count()).select_from(t).scalar_subquery().label(t.name) for t in tables))
+            ).one()
+            counts = dict(zip((t.name for t in tables), row, strict=True))
     return Snapshot(levels, ledger, lines, allocations, allocation_orders, orders_, counts)
 
 
@@ -460,6 +462,7 @@ class StockMachine(RuleBasedStateMachine):
         if self.previous is not None:
             self.check_backorders_are_filled_first_come_first_served(self.previous, now)
         import os
+
         if not os.environ.get("SKIP_IDLE"):
             self.check_no_line_waits_beside_stock_it_could_use(now)
         self.previous = now

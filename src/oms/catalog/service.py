@@ -12,7 +12,7 @@ from oms.catalog.schemas import ProductCreate, ProductOut, ProductUpdate
 from oms.db import Database
 from oms.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
 from oms.money import check_amount
-from oms.schemas import Page, decode_cursor, page_of
+from oms.schemas import Page, keyset, page_of
 
 PRICE_FIELDS = {"price", "currency"}
 
@@ -78,10 +78,7 @@ def update_product(db: Database, sku: str, data: ProductUpdate, principal: Princ
 
 
 def list_products(db: Database, q: str | None, limit: int, cursor: str | None, active: bool | None) -> Page[ProductOut]:
-    after = decode_cursor(cursor)
-    stmt = select(Product).order_by(Product.id).limit(limit + 1)
-    if after is not None:
-        stmt = stmt.where(Product.id > after)
+    stmt = keyset(select(Product), Product.id, cursor, limit)
     if q:
         like = f"%{q.lower()}%"
         stmt = stmt.where(

@@ -13,7 +13,7 @@ from oms.db import Database
 from oms.errors import AlreadyExists, InvalidInput, NotFound
 from oms.inventory.model import Warehouse
 from oms.money import currency_exponent
-from oms.schemas import Page, decode_cursor, page_of
+from oms.schemas import Page, keyset, page_of
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,7 @@ def _out(session: Session, channel: Channel) -> ChannelOut:
 
 
 def list_channels(db: Database, limit: int, cursor: str | None) -> Page[ChannelOut]:
-    after = decode_cursor(cursor)
-    stmt = select(Channel).order_by(Channel.id).limit(limit + 1)
-    if after is not None:
-        stmt = stmt.where(Channel.id > after)
+    stmt = keyset(select(Channel), Channel.id, cursor, limit)
     with db.read() as session:
         rows = [_out(session, c) for c in session.scalars(stmt)]
     return page_of(rows, limit)

@@ -29,7 +29,7 @@ from oms.inventory.schemas import (
 )
 from oms.inventory.stock import Movement, MovementKind
 from oms.orders.backorders import fill_backorders
-from oms.schemas import Page, decode_cursor, page_of
+from oms.schemas import Page, keyset, page_of
 
 
 def _warehouse_out(w: Warehouse) -> WarehouseOut:
@@ -105,10 +105,7 @@ def update_warehouse(db: Database, code: str, data: WarehouseUpdate) -> Warehous
 
 
 def list_warehouses(db: Database, limit: int, cursor: str | None) -> Page[WarehouseOut]:
-    after = decode_cursor(cursor)
-    stmt = select(Warehouse).order_by(Warehouse.id).limit(limit + 1)
-    if after is not None:
-        stmt = stmt.where(Warehouse.id > after)
+    stmt = keyset(select(Warehouse), Warehouse.id, cursor, limit)
     with db.read() as session:
         return page_of([_warehouse_out(w) for w in session.scalars(stmt)], limit)
 
@@ -127,12 +124,9 @@ def create_bin(db: Database, warehouse_code: str, data: BinCreate) -> BinOut:
 
 
 def list_bins(db: Database, warehouse_code: str, limit: int, cursor: str | None) -> Page[BinOut]:
-    after = decode_cursor(cursor)
     with db.read() as session:
         w = get_warehouse(session, warehouse_code)
-        stmt = select(Bin).where(Bin.warehouse_id == w.id).order_by(Bin.id).limit(limit + 1)
-        if after is not None:
-            stmt = stmt.where(Bin.id > after)
+        stmt = keyset(select(Bin).where(Bin.warehouse_id == w.id), Bin.id, cursor, limit)
         return page_of([BinOut.model_validate(b) for b in session.scalars(stmt)], limit)
 
 
@@ -345,18 +339,17 @@ def list_movements(
     db: Database, sku: str | None, warehouse: str | None, order_id: int | None, limit: int, cursor: str | None
 ) -> Page[MovementOut]:
     """The ledger, newest first."""
-    before = decode_cursor(cursor)
     m = StockMovement
-    stmt = (
+    stmt = keyset(
         select(m, Product.sku, Warehouse.code, Bin.code)
         .join(Product, Product.id == m.product_id)
         .join(Warehouse, Warehouse.id == m.warehouse_id)
-        .outerjoin(Bin, Bin.id == m.bin_id)
-        .order_by(m.id.desc())
-        .limit(limit + 1)
+        .outerjoin(Bin, Bin.id == m.bin_id),
+        m.id,
+        cursor,
+        limit,
+        newest_first=True,
     )
-    if before is not None:
-        stmt = stmt.where(m.id < before)
     if sku:
         stmt = stmt.where(Product.sku == sku)
     if warehouse:

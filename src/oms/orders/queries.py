@@ -24,7 +24,7 @@ from oms.orders.schemas import (
     OrderSummary,
     PaymentOut,
 )
-from oms.schemas import Page, decode_cursor, page_of
+from oms.schemas import Page, keyset, page_of
 
 NUMBER_PREFIX = "SO-"
 _NUMBER = re.compile(r"^(?:SO-?)?0*(\d{1,12})$", re.IGNORECASE)
@@ -132,13 +132,13 @@ def list_orders(
     cursor: str | None,
 ) -> Page[OrderSummary]:
     """Newest first."""
-    before = decode_cursor(cursor)
-    stmt = _visible(
-        select(Order, Channel.code).join(Channel, Channel.id == Order.channel_id).order_by(Order.id.desc()),
-        principal,
-    ).limit(limit + 1)
-    if before is not None:
-        stmt = stmt.where(Order.id < before)
+    stmt = keyset(
+        _visible(select(Order, Channel.code).join(Channel, Channel.id == Order.channel_id), principal),
+        Order.id,
+        cursor,
+        limit,
+        newest_first=True,
+    )
     if status:
         stmt = stmt.where(Order.status == status)
     if channel:

@@ -144,7 +144,9 @@ class PaymentOut(Output):
         return self
 
 
-class OrderOut(Output):
+class OrderHead(Output):
+    """What every view of an order shows."""
+
     id: int
     number: str
     channel: str
@@ -152,55 +154,41 @@ class OrderOut(Output):
     status: str
     payment_status: str
     currency: str
+    total: Decimal
+    created_at: datetime
+
+    @model_validator(mode="after")
+    def _total_in_currency_units(self) -> OrderHead:
+        self.total = to_currency(self.total, self.currency)
+        return self
+
+
+class OrderSummary(OrderHead):
+    customer_email: str
+    customer_name: str | None
+
+
+class OrderOut(OrderHead):
     customer: CustomerOut
     shipping_address: AddressOut
     subtotal: Decimal
     shipping_total: Decimal
     tax_total: Decimal
     discount_total: Decimal
-    total: Decimal
     authorized_amount: Decimal
     paid_amount: Decimal
     lines: list[LineOut]
     warehouses: list[str]
     routing: dict[str, Any] | None = None
-    created_at: datetime
     updated_at: datetime
 
     @model_validator(mode="after")
-    def _in_currency_units(self) -> OrderOut:
+    def _amounts_in_currency_units(self) -> OrderOut:
         c = self.currency
-        for name in (
-            "subtotal",
-            "shipping_total",
-            "tax_total",
-            "discount_total",
-            "total",
-            "authorized_amount",
-            "paid_amount",
-        ):
+        for name in ("subtotal", "shipping_total", "tax_total", "discount_total", "authorized_amount", "paid_amount"):
             setattr(self, name, to_currency(getattr(self, name), c))
         for line in self.lines:
             line.unit_price = to_currency(line.unit_price, c)
-        return self
-
-
-class OrderSummary(Output):
-    id: int
-    number: str
-    channel: str
-    external_id: str | None
-    status: str
-    payment_status: str
-    currency: str
-    total: Decimal
-    customer_email: str
-    customer_name: str | None
-    created_at: datetime
-
-    @model_validator(mode="after")
-    def _in_currency_units(self) -> OrderSummary:
-        self.total = to_currency(self.total, self.currency)
         return self
 
 
