@@ -119,9 +119,12 @@ def demo(
     db.dispose()
     url = f"http://{host}:{port}"
     out.print(f"\n[bold green]oms demo[/bold green] is ready at [link={url}]{url}[/link]  (API docs: {url}/docs)")
-    out.print(f"  log in:    {login.email} / {login.password}")
-    out.print(f"  API token: {login.token}")
-    out.print(f"  try:       curl -H 'Authorization: Bearer {login.token}' {url}/api/v1/orders?limit=5\n")
+    # soft_wrap: never break the token across lines, whatever the terminal (or log) width.
+    out.print(f"  log in:    {login.email} / {login.password}", soft_wrap=True)
+    out.print(f"  API token: {login.token}", soft_wrap=True)
+    out.print(
+        f"  try:       curl -H 'Authorization: Bearer {login.token}' {url}/api/v1/orders?limit=5\n", soft_wrap=True
+    )
     if not no_serve:
         _serve(settings, host, port, 1)
 

@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_page_size: int = Field(default=200, ge=1)
     db_pool_size: int = Field(default=10, ge=1)
-    db_max_overflow: int = Field(default=30, ge=0)
+    db_max_overflow: int = Field(default=10, ge=0)
     sqlite_busy_timeout_s: float = Field(default=60.0, gt=0)
     idempotency_lock_s: int = Field(default=60, ge=1, description="After this, an unfinished key is retried.")
     log_level: str = "info"

@@ -3,19 +3,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Request
-from pydantic import EmailStr, Field
+from pydantic import Field
 
 from oms.auth.service import login
 from oms.auth.throttle import LoginThrottle
 from oms.errors import Unauthenticated
-from oms.schemas import Input, Output
+from oms.schemas import Email, Input, Output
 from oms.web.deps import CurrentPrincipal, DbDep
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 class LoginIn(Input):
-    email: EmailStr
+    email: Email
     password: str = Field(min_length=1, max_length=200)
 
 

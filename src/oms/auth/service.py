@@ -18,6 +18,7 @@ from oms.auth.model import ApiToken, User
 from oms.auth.rules import Role, scopes_for_token
 from oms.db.base import as_utc, utcnow
 from oms.errors import AlreadyExists, InvalidInput, NotFound, Unauthenticated
+from oms.schemas import normalise_email
 
 _hasher = PasswordHasher()
 # Verifying against this keeps unknown-email logins as slow as wrong-password ones.
@@ -60,9 +61,10 @@ def create_user(session: Session, email: str, role: str, password: str | None, n
         raise InvalidInput(
             f"unknown role {role!r}; roles: {', '.join(r.value for r in Role)}", code="unknown_role"
         ) from None
-    email = email.strip().lower()
-    if "@" not in email:
-        raise InvalidInput(f"{email!r} is not an email address", code="invalid_email")
+    try:
+        email = normalise_email(email.strip())
+    except ValueError as exc:
+        raise InvalidInput(str(exc), code="invalid_email") from None
     if password is not None and len(password) < 8:
         raise InvalidInput("passwords need at least 8 characters", code="weak_password")
     user = User(

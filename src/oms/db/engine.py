@@ -63,7 +63,7 @@ def _make_engine(url: str, *, immediate: bool, pool_size: int, max_overflow: int
 class Database:
     """The one owner of engines and sessions; built by create_app()/the CLI, never at import."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 30, busy_s: float = 60.0) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10, busy_s: float = 60.0) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.write_engine = _make_engine(

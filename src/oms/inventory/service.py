@@ -157,7 +157,7 @@ def _change(session: Session, kind: str, reference: str | None, product_ids: set
     return StockChangeOut(
         kind=kind,
         reference=reference,
-        levels=[_stock(session, pid) for pid in sorted(product_ids)],
+        levels=_stocks(session, product_ids),
         backorders_filled=[BackorderFill(**f) for f in filled],
     )
 
@@ -243,7 +243,7 @@ def adjust(db: Database, data: AdjustmentCreate, principal: Principal) -> StockC
         gained = {product.id} if data.delta > 0 else set()
         result = _change(session, "adjustment", data.reason, gained, principal.actor)
         if not gained:
-            result.levels = [_stock(session, product.id)]
+            result.levels = _stocks(session, {product.id})
         return result
 
     return db.run(use_case)
@@ -308,23 +308,35 @@ def transfer(db: Database, data: TransferCreate, principal: Principal) -> StockC
     return db.run(use_case)
 
 
-def _stock(session: Session, product_id: int, sku: str | None = None) -> StockOut:
+def _stocks(session: Session, product_ids: set[int]) -> list[StockOut]:
+    """Levels of several products, in total and per warehouse, in one query (ordered by SKU)."""
+    if not product_ids:
+        return []
     rows = session.execute(
-        select(Warehouse.code, StockLevel.on_hand, StockLevel.reserved)
-        .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
-        .where(StockLevel.product_id == product_id)
-        .order_by(Warehouse.code)
+        select(Product.id, Product.sku, Warehouse.code, StockLevel.on_hand, StockLevel.reserved)
+        .select_from(Product)
+        .outerjoin(StockLevel, StockLevel.product_id == Product.id)
+        .outerjoin(Warehouse, Warehouse.id == StockLevel.warehouse_id)
+        .where(Product.id.in_(product_ids))
+        .order_by(Product.sku, Warehouse.code)
     ).all()
-    if sku is None:
-        sku = session.scalar(select(Product.sku).where(Product.id == product_id))
-    per = [WarehouseStock(warehouse=c, on_hand=oh, reserved=r, available=oh - r) for c, oh, r in rows]
-    return StockOut(
-        sku=sku or "",
-        on_hand=sum(p.on_hand for p in per),
-        reserved=sum(p.reserved for p in per),
-        available=sum(p.available for p in per),
-        warehouses=per,
-    )
+    per_product: dict[str, list[WarehouseStock]] = {}
+    for _, sku, code, on_hand, reserved in rows:
+        levels = per_product.setdefault(sku, [])
+        if code is not None:
+            levels.append(
+                WarehouseStock(warehouse=code, on_hand=on_hand, reserved=reserved, available=on_hand - reserved)
+            )
+    return [
+        StockOut(
+            sku=sku,
+            on_hand=sum(w.on_hand for w in per),
+            reserved=sum(w.reserved for w in per),
+            available=sum(w.available for w in per),
+            warehouses=per,
+        )
+        for sku, per in per_product.items()
+    ]
 
 
 def stock_for_sku(db: Database, sku: str) -> StockOut:
@@ -332,7 +344,7 @@ def stock_for_sku(db: Database, sku: str) -> StockOut:
         pid = session.scalar(select(Product.id).where(Product.sku == sku))
         if pid is None:
             raise NotFound(f"no product with SKU {sku!r}")
-        return _stock(session, pid, sku)
+        return _stocks(session, {pid})[0]
 
 
 def list_movements(

@@ -5,23 +5,18 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import EmailStr, Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from oms.money import check_amount, to_currency
-from oms.schemas import Amount, Code, Country, CurrencyCode, Input, Output, Quantity, Sku
+from oms.schemas import Amount, Code, Country, CurrencyCode, Email, Input, Output, Quantity, Sku
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 class Customer(Input):
-    email: EmailStr
+    email: Email
     name: Text | None = None
     phone: Annotated[str, StringConstraints(max_length=40)] | None = None
-
-    @field_validator("email")
-    @classmethod
-    def _lower(cls, v: str) -> str:
-        return v.lower()
 
 
 class Address(Input):
