@@ -1,5 +1,7 @@
 # Two commands: `make demo` and `make test`. Each sets up .venv on first use (Python 3.11+).
-PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command -v $$p >/dev/null 2>&1 && echo $$p && break; done)
+# The first interpreter that really runs and is 3.11+ (a version manager's shim may exist and not run).
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && echo $$p && break; done)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
@@ -8,7 +10,7 @@ PYTEST_ARGS ?=
 .PHONY: demo test install lint bench clean
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "oms needs Python 3.11 or newer, found " + sys.version.split()[0])'
+	@test -n "$(PYTHON)" || { echo "oms needs Python 3.11 or newer on the PATH (python3)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
