@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test install lint bench bench-deps clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "oms needs Python 3.11 or newer on the PATH (python3)"; exit 1; }
@@ -31,6 +31,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/orders_http.py --quick
+
+# The load generator and PostgreSQL's benchmark tool come from Debian's packages.
+bench-deps:
+	apt-get update && apt-get install -y wrk postgresql-client postgresql-contrib
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

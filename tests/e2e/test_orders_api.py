@@ -211,3 +211,15 @@ def test_orders_can_be_listed_filtered_searched_and_paged(shop):
     assert len(shop.ok(shop.get("/orders", params={"channel": "web", "limit": 200}))["items"]) == 6
     last = shop.ok(shop.get("/orders", params={"limit": 6}))
     assert last["next_cursor"] is None
+
+
+def test_stock_freed_by_a_cancellation_goes_to_the_oldest_waiting_backorder(shop):
+    shop.receive("NJ1", "LAMP-1", 2)
+    first = shop.order([("LAMP-1", 2)], price="45.00")
+    waiting = shop.order([("LAMP-1", 1)], price="45.00")
+    assert waiting["status"] == "backordered"
+    shop.ok(shop.post(f"/orders/{first['id']}/cancel"))
+    now = shop.ok(shop.get(f"/orders/{waiting['id']}"))
+    assert now["status"] == "confirmed"
+    assert now["lines"][0]["allocations"] == [{"warehouse": "NJ1", "quantity": 1}]
+    assert shop.stock("LAMP-1")["reserved"] == 1

@@ -21,6 +21,7 @@ from oms.events.outbox import emit_many
 from oms.inventory import stock
 from oms.inventory.stock import Movement, MovementKind
 from oms.money import check_amount
+from oms.orders.backorders import fill_backorders
 from oms.orders.locks import lock_order
 from oms.orders.model import Allocation, Order, OrderLine, Payment
 from oms.orders.queries import load_order, order_number, order_out
@@ -294,7 +295,8 @@ def _create(
 
 
 def _release_all(session: Session, order: Order, actor: str, reason: str) -> int:
-    """Give back every reservation of the order and drop its backorder claims."""
+    """Give back every reservation of the order, drop its backorder claims, and hand the freed
+    stock to the orders waiting for it (first come, first served)."""
     allocations = session.execute(
         select(Allocation.product_id, Allocation.warehouse_id, Allocation.quantity).where(
             Allocation.order_id == order.id
@@ -318,6 +320,7 @@ def _release_all(session: Session, order: Order, actor: str, reason: str) -> int
     )
     session.execute(delete(Allocation).where(Allocation.order_id == order.id))
     session.execute(update(OrderLine).where(OrderLine.order_id == order.id).values(reserved=0, backordered=0))
+    fill_backorders(session, {p for p, _, _ in allocations}, actor)
     return sum(q for _, _, q in allocations)
 
 
