@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import APIRouter, FastAPI
 
 from oms import __doc__ as oms_doc
 from oms.auth.routes import router as auth_router
+from oms.auth.service import TokenCache
 from oms.auth.throttle import LoginThrottle
 from oms.catalog.routes import router as catalog_router
 from oms.channels.routes import router as channels_router
@@ -20,6 +24,18 @@ from oms.web import errors
 from oms.web.middleware import BodyLimit
 
 API_PREFIX = "/api/v1"
+
+
+def _lifespan(threads: int):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Endpoints are sync and run in threads. A few threads per process keep the GIL from
+        # thrashing under load (more requests simply queue), and stay below the connection pool.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+        app.state.db.dispose()
+
+    return lifespan
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
@@ -38,11 +54,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        lifespan=_lifespan(settings.threads),
     )
     app.state.settings = settings
     app.state.db = db
     app.state.secret_key = settings.resolved_secret_key()
     app.state.login_throttle = LoginThrottle()
+    app.state.token_cache = TokenCache(ttl_s=settings.token_cache_s)
 
     api = APIRouter(prefix=API_PREFIX)
     for router in (auth_router, channels_router, catalog_router, warehouses_router, inventory_router, orders_router):

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0)
     sqlite_busy_timeout_s: float = Field(default=60.0, gt=0)
     idempotency_lock_s: int = Field(default=60, ge=1, description="After this, an unfinished key is retried.")
+    threads: int = Field(
+        default=8, ge=1, le=200, description="Requests handled at once per process (threads running endpoints)."
+    )
+    token_cache_s: float = Field(default=10.0, ge=0, description="How long a verified token is remembered.")
     log_level: str = "info"
 
     def resolved_data_dir(self) -> Path:

@@ -50,4 +50,4 @@ def test_creating_an_order_takes_a_fixed_number_of_statements(shop, db):
     assert (updates_two, updates_ten) == (2, 10), "\n".join(two)
     # Everything but the per-row stock UPDATEs is independent of the number of lines: no N+1.
     assert len(ten) - updates_ten == len(two) - updates_two, "\n".join(ten)
-    assert len(two) <= 17, "\n".join(two)
+    assert len(two) <= 13, "\n".join(two)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -116,7 +117,10 @@ def create_token(
     return token, row
 
 
-def authenticate_token(session: Session, secret_key: str, token: str) -> Principal:
+def authenticate_token(session: Session, secret_key: str, token: str, cache: TokenCache | None = None) -> Principal:
+    token_hash = hash_token(secret_key, token)
+    if cache is not None and (known := cache.get(token_hash)) is not None:
+        return known
     row = session.execute(
         select(
             ApiToken.id,
@@ -129,7 +133,7 @@ def authenticate_token(session: Session, secret_key: str, token: str) -> Princip
             User.is_active,
         )
         .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == hash_token(secret_key, token))
+        .where(ApiToken.token_hash == token_hash)
     ).first()
     if row is None:
         raise Unauthenticated("the bearer token is not valid")
@@ -138,7 +142,36 @@ def authenticate_token(session: Session, secret_key: str, token: str) -> Princip
         raise Unauthenticated("the bearer token has been revoked")
     if expires_at is not None and as_utc(expires_at) <= utcnow():
         raise Unauthenticated("the bearer token has expired")
-    return Principal(user_id=user_id, email=email, role=role, scopes=frozenset(scopes), token_id=token_id)
+    principal = Principal(user_id=user_id, email=email, role=role, scopes=frozenset(scopes), token_id=token_id)
+    if cache is not None:
+        cache.put(token_hash, principal, as_utc(expires_at) if expires_at else None)
+    return principal
+
+
+class TokenCache:
+    """Remembers recently verified tokens for a few seconds, so a busy client does not pay a
+    database round trip per request. The price: revoking a token (or a user) takes effect in
+    every process within ``ttl_s``. Keyed by the token's hash; bounded in size."""
+
+    def __init__(self, ttl_s: float = 10.0, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, Principal, datetime | None]] = {}
+
+    def get(self, token_hash: str) -> Principal | None:
+        entry = self._entries.get(token_hash)
+        if entry is None:
+            return None
+        until, principal, expires_at = entry
+        if time.monotonic() > until or (expires_at is not None and expires_at <= utcnow()):
+            self._entries.pop(token_hash, None)
+            return None
+        return principal
+
+    def put(self, token_hash: str, principal: Principal, expires_at: datetime | None) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[token_hash] = (time.monotonic() + self.ttl_s, principal, expires_at)
 
 
 def login(session: Session, secret_key: str, email: str, password: str, ttl_hours: int = 12) -> tuple[str, ApiToken]:

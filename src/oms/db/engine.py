@@ -51,11 +51,13 @@ def _make_engine(url: str, *, immediate: bool, pool_size: int, max_overflow: int
             conn.exec_driver_sql(begin_sql)
 
         return engine
+    # No pre-ping: it costs a round trip per checkout on the hot path. A connection that died
+    # (server restart) is invalidated on first use and ``Database.run`` retries the use case.
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=False,
         pool_recycle=1800,
     )
 
@@ -101,7 +103,7 @@ class Database:
                 with self.write() as session:
                     return use_case(session)
             except (OperationalError, DBAPIError) as exc:
-                if attempt == attempts or not _is_retryable(exc):
+                if attempt == attempts or not (_is_retryable(exc) or exc.connection_invalidated):
                     raise
                 time.sleep(0.005 * attempt)
         raise AssertionError("unreachable")

@@ -10,6 +10,9 @@ from sqlalchemy.orm import Session
 from oms.db.base import utcnow
 from oms.events.model import OutboxEvent
 
+# RETURNING makes SQLAlchemy send many rows as one multi-row INSERT (see oms.orders.capture).
+_INSERT = insert(OutboxEvent.__table__).returning(OutboxEvent.__table__.c.id)
+
 
 def emit(session: Session, topic: str, payload: dict[str, Any]) -> None:
     emit_many(session, [(topic, payload)])
@@ -19,7 +22,6 @@ def emit_many(session: Session, events: list[tuple[str, dict[str, Any]]]) -> Non
     if not events:
         return
     now = utcnow()
-    session.execute(
-        insert(OutboxEvent),
-        [{"topic": t, "payload": p, "created_at": now, "available_at": now, "attempts": 0} for t, p in events],
+    session.connection().execute(
+        _INSERT, [{"topic": t, "payload": p, "created_at": now, "available_at": now, "attempts": 0} for t, p in events]
     )

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import bindparam, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,26 @@ from oms.inventory.model import StockLevel, StockMovement
 
 levels_table = StockLevel.__table__
 movements_table = StockMovement.__table__
+
+
+_c = levels_table.c
+# One conditional UPDATE per stock row, built once: the row changes only if it stays
+# reserved >= 0 and available >= 0; no row back means "not enough stock".
+_CHANGE_LEVEL = (
+    update(levels_table)
+    .where(
+        _c.product_id == bindparam("p"),
+        _c.warehouse_id == bindparam("w"),
+        _c.on_hand + bindparam("doh") >= _c.reserved + bindparam("dr"),
+        _c.reserved + bindparam("dr") >= 0,
+    )
+    .values(on_hand=_c.on_hand + bindparam("doh"), reserved=_c.reserved + bindparam("dr"))
+    .returning(_c.on_hand, _c.reserved)
+)
+
+
+# RETURNING makes SQLAlchemy send many rows as one multi-row INSERT (see oms.orders.capture).
+_INSERT_MOVEMENTS = insert(movements_table).returning(movements_table.c.id)
 
 
 class MovementKind(StrEnum):
@@ -103,23 +123,13 @@ def apply(
     growing = [k for k, (doh, _) in net.items() if doh > 0]
     if growing:
         _ensure_rows(session, sorted_keys(growing))
+    conn = session.connection()
     after: dict[Key, Level] = {}
     for key in sorted_keys(net):
         doh, dr = net[key]
         if doh == 0 and dr == 0:
             continue
-        c = levels_table.c
-        row = session.execute(
-            update(levels_table)
-            .where(
-                c.product_id == key[0],
-                c.warehouse_id == key[1],
-                c.on_hand + doh >= c.reserved + dr,
-                c.reserved + dr >= 0,
-            )
-            .values(on_hand=c.on_hand + doh, reserved=c.reserved + dr)
-            .returning(c.on_hand, c.reserved)
-        ).first()
+        row = conn.execute(_CHANGE_LEVEL, {"p": key[0], "w": key[1], "doh": doh, "dr": dr}).first()
         if row is None:
             raise InsufficientStock(
                 "not enough stock available for this change",
@@ -128,9 +138,7 @@ def apply(
             )
         after[key] = Level(row[0], row[1])
     now = utcnow()
-    session.execute(
-        insert(movements_table), [{**asdict(m), "kind": m.kind.value, "created_at": now} for m in movements]
-    )
+    conn.execute(_INSERT_MOVEMENTS, [{**asdict(m), "kind": m.kind.value, "created_at": now} for m in movements])
     _emit_low_stock(session, net, after, reorder_points)
     return after
 

@@ -10,14 +10,16 @@ from sqlalchemy.orm import Session
 from oms.db.base import utcnow
 from oms.orders.model import OrderEvent
 
+_INSERT = insert(OrderEvent.__table__).returning(OrderEvent.__table__.c.id)
+
 
 def record(session: Session, entries: list[tuple[int, str, str, str, dict[str, Any] | None]]) -> None:
     """entries: (order_id, actor, type, message, data)."""
     if not entries:
         return
     now = utcnow()
-    session.execute(
-        insert(OrderEvent),
+    session.connection().execute(
+        _INSERT,
         [
             {"order_id": o, "actor": a, "type": t, "message": m, "data": d, "created_at": now}
             for o, a, t, m, d in entries

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPBearer
 
-from oms.auth.service import Principal, authenticate_token
+from oms.auth.service import Principal, authenticate_token, hash_token
 from oms.db import Database
 from oms.errors import Forbidden, Unauthenticated
 
@@ -32,9 +32,12 @@ def authenticate(
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
-    db: Database = request.app.state.db
-    with db.read() as session:
-        return authenticate_token(session, request.app.state.secret_key, token.strip())
+    state = request.app.state
+    cached = state.token_cache.get(hash_token(state.secret_key, token.strip()))
+    if cached is not None:
+        return cached
+    with state.db.read() as session:
+        return authenticate_token(session, state.secret_key, token.strip(), state.token_cache)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]

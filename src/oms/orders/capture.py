@@ -1,0 +1,328 @@
+"""Capturing an order: the hot path. One write transaction that reads the channel, the products
+and their stock, plans the warehouses, reserves, and writes the order with its lines,
+allocations, payment, timeline and events.
+
+Written for speed because every order passes here (bench/orders_http.py measures it): Core
+statements built once at import and executed on the session's connection (no ORM unit of work),
+two reads, multi-row inserts, one conditional UPDATE per stock row, and the response built from
+what was written instead of read back. tests/integration/test_query_counts.py holds the count.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from oms.auth.service import Principal
+from oms.catalog.model import Product
+from oms.channels.model import Channel, ChannelWarehouse
+from oms.db import Database
+from oms.db.base import utcnow
+from oms.errors import InsufficientStock, InvalidInput, NotFound
+from oms.events.outbox import emit_many
+from oms.inventory import stock
+from oms.inventory.model import StockLevel, Warehouse
+from oms.inventory.stock import Level, Movement, MovementKind
+from oms.orders.model import Allocation, Order, OrderLine, Payment
+from oms.orders.queries import load_order, order_number, order_out
+from oms.orders.rules import check_payment, compute_total, derive_status, payment_status_for
+from oms.orders.schemas import AllocationOut, LineOut, OrderCreate, OrderOut
+from oms.orders.timeline import record
+from oms.routing.rules import LineRequest, Planner, plan_by_preference
+
+orders_t, lines_t = Order.__table__, OrderLine.__table__
+channels_t, channel_wh_t, warehouses_t = Channel.__table__, ChannelWarehouse.__table__, Warehouse.__table__
+products_t, levels_t = Product.__table__, StockLevel.__table__
+
+# The channel with its listed warehouses in preference order (no rows listed: every active one).
+_CHANNEL = (
+    select(
+        channels_t.c.id,
+        channels_t.c.code,
+        channels_t.c.is_active,
+        channels_t.c.currency,
+        warehouses_t.c.id.label("warehouse_id"),
+        warehouses_t.c.code.label("warehouse_code"),
+        warehouses_t.c.is_active.label("warehouse_active"),
+    )
+    .select_from(channels_t)
+    .outerjoin(channel_wh_t, channel_wh_t.c.channel_id == channels_t.c.id)
+    .outerjoin(warehouses_t, warehouses_t.c.id == channel_wh_t.c.warehouse_id)
+    .where(channels_t.c.code == bindparam("code"))
+    .order_by(channel_wh_t.c.position)
+)
+_ALL_ACTIVE_WAREHOUSES = (
+    select(warehouses_t.c.id, warehouses_t.c.code).where(warehouses_t.c.is_active.is_(True)).order_by(warehouses_t.c.id)
+)
+# The ordered products with their stock in the eligible warehouses, in one read.
+_PRODUCTS_AND_STOCK = (
+    select(
+        products_t.c.id,
+        products_t.c.sku,
+        products_t.c.name,
+        products_t.c.allow_backorder,
+        products_t.c.reorder_point,
+        products_t.c.is_active,
+        levels_t.c.warehouse_id,
+        levels_t.c.on_hand,
+        levels_t.c.reserved,
+    )
+    .select_from(products_t)
+    .outerjoin(
+        levels_t,
+        and_(
+            levels_t.c.product_id == products_t.c.id,
+            levels_t.c.warehouse_id.in_(bindparam("warehouses", expanding=True)),
+        ),
+    )
+    .where(products_t.c.sku.in_(bindparam("skus", expanding=True)))
+)
+_EXISTING = select(orders_t.c.id).where(
+    orders_t.c.channel_id == bindparam("channel_id"), orders_t.c.external_id == bindparam("external_id")
+)
+_INSERT_ORDER = insert(orders_t).returning(orders_t.c.id)
+# With RETURNING, SQLAlchemy sends a many-row INSERT as one multi-row statement (its
+# "insertmanyvalues"), compiled once and cached; without it each row would be its own statement.
+_INSERT_LINES = insert(lines_t).returning(lines_t.c.id, lines_t.c.line_no)
+_INSERT_ALLOCATIONS = insert(Allocation.__table__).returning(Allocation.__table__.c.id)
+_INSERT_PAYMENT = insert(Payment.__table__)
+
+
+class _StockMoved(Exception):
+    """Stock changed between reading levels and reserving: plan again, this time under row locks."""
+
+
+def create_order(
+    db: Database, data: OrderCreate, principal: Principal, planner: Planner = plan_by_preference
+) -> tuple[OrderOut, bool]:
+    """Returns (order, created). A repeat of (channel, external_id) returns the first order."""
+    for lock in (False, True):
+        try:
+            return db.run(lambda s, lock=lock: _create(s, data, principal, planner, lock))
+        except _StockMoved:
+            continue
+        except IntegrityError:
+            if data.external_id is None:
+                raise
+            # Another request created the same channel order a moment ago: answer with it.
+            with db.read() as session:
+                channel_id = _channel(session.connection(), data.channel)[0]
+                existing_id = session.execute(
+                    _EXISTING, {"channel_id": channel_id, "external_id": data.external_id}
+                ).scalar()
+                if existing_id is not None:
+                    return load_order(session, existing_id), False
+            raise
+    raise InsufficientStock("stock kept changing while reserving; try again")
+
+
+def _channel(conn: Connection, code: str) -> tuple[int, str, list[tuple[int, str]]]:
+    """(channel id, code, eligible warehouses as (id, code) in preference order)."""
+    rows = conn.execute(_CHANNEL, {"code": code}).all()
+    if not rows:
+        raise NotFound(f"no channel with code {code!r}")
+    channel_id, channel_code, active, currency = rows[0][:4]
+    if not active:
+        raise InvalidInput(f"channel {code!r} is switched off", code="channel_inactive")
+    if rows[0].warehouse_id is None:
+        warehouses = [(w, c) for w, c in conn.execute(_ALL_ACTIVE_WAREHOUSES)]
+    else:
+        warehouses = [(r.warehouse_id, r.warehouse_code) for r in rows if r.warehouse_active]
+    return channel_id, currency, warehouses
+
+
+def _create(
+    session: Session, data: OrderCreate, principal: Principal, planner: Planner, lock: bool
+) -> tuple[OrderOut, bool]:
+    conn = session.connection()
+    channel_id, channel_currency, warehouses = _channel(conn, data.channel)
+    if channel_currency and channel_currency != data.currency:
+        raise InvalidInput(
+            f"channel {data.channel!r} takes orders in {channel_currency}, not {data.currency}",
+            code="currency_mismatch",
+        )
+    if data.external_id is not None:
+        existing_id = conn.execute(_EXISTING, {"channel_id": channel_id, "external_id": data.external_id}).scalar()
+        if existing_id is not None:
+            return load_order(session, existing_id), False
+
+    wids = [w for w, _ in warehouses]
+    skus = list(dict.fromkeys(line.sku for line in data.lines))
+    products: dict[str, Any] = {}
+    levels: dict[tuple[int, int], Level] = {}
+    for row in conn.execute(_PRODUCTS_AND_STOCK, {"skus": skus, "warehouses": wids or [-1]}):
+        products[row.sku] = row
+        if row.warehouse_id is not None:
+            levels[(row.id, row.warehouse_id)] = Level(row.on_hand, row.reserved)
+    unknown = [s for s in skus if s not in products]
+    if unknown:
+        raise InvalidInput(f"unknown SKU(s): {', '.join(unknown)}", code="unknown_sku", skus=unknown)
+    inactive = [s for s in skus if not products[s].is_active]
+    if inactive:
+        raise InvalidInput(f"product(s) no longer sold: {', '.join(inactive)}", code="inactive_product", skus=inactive)
+
+    subtotal, total = compute_total(
+        [(line.quantity, line.unit_price) for line in data.lines],
+        data.shipping_total,
+        data.tax_total,
+        data.discount_total,
+        data.total,
+    )
+    paying = data.payment is not None and data.payment.status != "pending"
+    authorized = paid = Decimal(0)
+    if paying:
+        authorized, paid = check_payment(data.payment.status, data.payment.amount, total, authorized, paid, "new")  # type: ignore[union-attr]
+    payment_status = payment_status_for(total, authorized, paid)
+
+    requests = [LineRequest(i, products[line.sku].id, line.quantity) for i, line in enumerate(data.lines, 1)]
+    if lock:  # second attempt: plan from rows locked in key order, so nobody can overtake us
+        levels = stock.read_levels(session, [r.product_id for r in requests], wids, lock=True)
+    plan = planner(requests, wids, {k: v.available for k, v in levels.items()})
+    refused = [
+        {
+            "line_no": n,
+            "sku": data.lines[n - 1].sku,
+            "requested": data.lines[n - 1].quantity,
+            "available": data.lines[n - 1].quantity - q,
+        }
+        for n, q in plan.short.items()
+        if not products[data.lines[n - 1].sku].allow_backorder
+    ]
+    if refused:
+        names = ", ".join(f"{s['sku']} (wanted {s['requested']}, {s['available']} available)" for s in refused)
+        raise InsufficientStock(f"not enough stock for: {names}", lines=refused)
+
+    backordered = sum(plan.short.values())
+    status = derive_status(payment_status, backordered)
+    now = utcnow()
+    code_of = dict(warehouses)
+    addr, cust = data.shipping_address, data.customer
+    order_row = {
+        "channel_id": channel_id,
+        "external_id": data.external_id,
+        "status": status.value,
+        "payment_status": payment_status.value,
+        "currency": data.currency,
+        "customer_email": cust.email,
+        "customer_name": cust.name,
+        "customer_phone": cust.phone,
+        "ship_name": addr.name,
+        "ship_line1": addr.line1,
+        "ship_line2": addr.line2,
+        "ship_city": addr.city,
+        "ship_region": addr.region,
+        "ship_postal_code": addr.postal_code,
+        "ship_country": addr.country,
+        "ship_latitude": addr.latitude,
+        "ship_longitude": addr.longitude,
+        "subtotal": subtotal,
+        "shipping_total": data.shipping_total,
+        "tax_total": data.tax_total,
+        "discount_total": data.discount_total,
+        "total": total,
+        "authorized_amount": authorized,
+        "paid_amount": paid,
+        "routing": {**plan.explanation, "warehouse_order": [code_of[w] for w in wids]},
+        "held_from": None,
+        "created_by": principal.actor,
+        "created_at": now,
+        "updated_at": now,
+    }
+    order_id = conn.execute(_INSERT_ORDER, order_row).scalar_one()
+    line_rows = [
+        {
+            "order_id": order_id,
+            "line_no": r.line_no,
+            "product_id": r.product_id,
+            "sku": line.sku,
+            "name": products[line.sku].name,
+            "quantity": line.quantity,
+            "unit_price": line.unit_price,
+            "reserved": plan.reserved_for(r.line_no),
+            "backordered": plan.short.get(r.line_no, 0),
+        }
+        for r, line in zip(requests, data.lines, strict=True)
+    ]
+    line_ids = {n: i for i, n in conn.execute(_INSERT_LINES, line_rows)}
+    reference = f"order {order_number(order_id)}"
+    try:
+        stock.apply(
+            session,
+            [
+                Movement(
+                    p.product_id,
+                    p.warehouse_id,
+                    MovementKind.RESERVATION,
+                    principal.actor,
+                    delta_reserved=p.quantity,
+                    reference=reference,
+                    order_id=order_id,
+                )
+                for p in plan.picks
+            ],
+            reorder_points={row.id: row.reorder_point for row in products.values()},
+        )
+    except InsufficientStock:
+        if lock:  # under row locks the plan cannot be overtaken: this is a real shortage
+            raise
+        raise _StockMoved from None
+    if plan.picks:
+        conn.execute(
+            _INSERT_ALLOCATIONS,
+            [
+                {
+                    "order_id": order_id,
+                    "order_line_id": line_ids[p.line_no],
+                    "product_id": p.product_id,
+                    "warehouse_id": p.warehouse_id,
+                    "quantity": p.quantity,
+                }
+                for p in plan.picks
+            ],
+        )
+    actor = principal.actor
+    timeline: list[tuple[int, str, str, str, dict[str, Any] | None]] = [
+        (order_id, actor, "created", f"Order created from channel {data.channel}", None)
+    ]
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("order.created", {"order_id": order_id, "channel": data.channel, "status": status.value})
+    ]
+    if paying:
+        pay = data.payment
+        assert pay is not None
+        conn.execute(
+            _INSERT_PAYMENT,
+            {
+                "order_id": order_id,
+                "status": pay.status.value,
+                "amount": pay.amount,
+                "currency": data.currency,
+                "method": pay.method,
+                "reference": pay.reference,
+                "actor": actor,
+                "created_at": now,
+            },
+        )
+        timeline.append((order_id, actor, "payment", f"Payment {pay.status.value}: {pay.amount} {data.currency}", None))
+    if backordered:
+        waiting = {data.lines[n - 1].sku: q for n, q in plan.short.items()}
+        message = "Waiting for stock: " + ", ".join(f"{q} x {s}" for s, q in waiting.items())
+        timeline.append((order_id, actor, "backordered", message, waiting))
+        events.append(("order.backordered", {"order_id": order_id, "lines": waiting}))
+    record(session, timeline)
+    emit_many(session, events)
+
+    allocations: dict[int, list[AllocationOut]] = {}
+    for p in plan.picks:
+        allocations.setdefault(p.line_no, []).append(
+            AllocationOut(warehouse=code_of[p.warehouse_id], quantity=p.quantity)
+        )
+    lines_out = [
+        LineOut(id=line_ids[row["line_no"]], allocations=allocations.get(row["line_no"], []), **row)
+        for row in line_rows
+    ]
+    return order_out(Order(id=order_id, **order_row), data.channel, lines_out), True
