@@ -279,7 +279,9 @@ def count_sql(database_url: str, data_dir: Path, token: str, products: int, orde
     counts = {"executed": 0, "ends": 0, "checkouts": 0}
 
     def on_execute(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        rows = len(parameters) if executemany else 1
+        # A batched multi-row INSERT ("insertmanyvalues") arrives as one statement with one flat
+        # dict of parameters: that is one statement to PostgreSQL, not one per parameter.
+        rows = len(parameters) if executemany and isinstance(parameters, (list, tuple)) else 1
         counts["executed"] += rows
         seen.append((f"[x{rows}] " if rows > 1 else "") + " ".join(statement.split())[:110])
 
