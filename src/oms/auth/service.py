@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from oms.auth.model import ApiToken, User
 from oms.auth.rules import Role, scopes_for_token
-from oms.db.base import as_utc, utcnow
+from oms.db.base import utcnow
 from oms.errors import AlreadyExists, InvalidInput, NotFound, Unauthenticated
 from oms.schemas import normalise_email
 
@@ -140,11 +140,11 @@ def authenticate_token(session: Session, secret_key: str, token: str, cache: Tok
     token_id, scopes, expires_at, revoked_at, user_id, email, role, active = row
     if revoked_at is not None or not active:
         raise Unauthenticated("the bearer token has been revoked")
-    if expires_at is not None and as_utc(expires_at) <= utcnow():
+    if expires_at is not None and expires_at <= utcnow():
         raise Unauthenticated("the bearer token has expired")
     principal = Principal(user_id=user_id, email=email, role=role, scopes=frozenset(scopes), token_id=token_id)
     if cache is not None:
-        cache.put(token_hash, principal, as_utc(expires_at) if expires_at else None)
+        cache.put(token_hash, principal, expires_at)
     return principal
 
 

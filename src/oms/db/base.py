@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Numeric
+from sqlalchemy import BigInteger, DateTime, Dialect, Integer, MetaData, Numeric
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -22,8 +23,23 @@ PkId = BigInteger().with_variant(Integer(), "sqlite")
 # Money: exact decimal, four places so every ISO 4217 currency (0, 2 or 3 minor digits) fits.
 Money = Numeric(18, 4, asdecimal=True)
 
-# Timestamps are always timezone-aware UTC.
-Timestamp = DateTime(timezone=True)
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timestamps are always timezone-aware UTC, on the way in and out. PostgreSQL keeps the zone;
+    SQLite stores text without one, so values read back from it are marked UTC here."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC timestamp column")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return as_utc(value) if value is not None else None
+
+
+Timestamp = UtcDateTime()
 
 
 def utcnow() -> datetime:

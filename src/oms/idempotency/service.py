@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from oms.db import Database
-from oms.db.base import as_utc, utcnow
+from oms.db.base import utcnow
 from oms.errors import Conflict, InvalidInput
 from oms.idempotency.model import IdempotencyKey
 
@@ -53,7 +53,7 @@ def _claim(db: Database, owner: str, key: str, endpoint: str, request_hash: str,
             )
         if row.state == "done":
             return row.response_status or 200, row.response_body or {}
-        if as_utc(row.locked_until) > now:
+        if row.locked_until > now:
             raise Conflict(
                 "a request with this Idempotency-Key is still in progress; retry shortly",
                 code="idempotency_in_progress",
