@@ -67,3 +67,20 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     result = subprocess.run([OMS, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "OMS_SECRET_KEY is required" in result.stderr
+
+
+def test_the_worker_drains_the_outbox_and_exits_with_once(run, api, db):
+    from sqlalchemy import func, select
+
+    from oms.events.model import OutboxEvent
+
+    api.warehouse("NJ1")
+    api.product("MUG-1")
+    api.channel("web")
+    api.receive("NJ1", "MUG-1", 3)
+    api.order([("MUG-1", 1)])
+    assert "delivered 2 event(s)" in run("worker", "--once").stdout
+    with db.read() as s:
+        pending = s.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.processed_at.is_(None)))
+    assert pending == 0
+    assert "delivered 0 event(s)" in run("worker", "--once").stdout
