@@ -23,6 +23,7 @@ PkId = BigInteger().with_variant(Integer(), "sqlite")
 # Money: exact decimal, four places so every ISO 4217 currency (0, 2 or 3 minor digits) fits.
 Money = Numeric(18, 4, asdecimal=True)
 
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Timestamps are always timezone-aware UTC, on the way in and out. PostgreSQL keeps the zone;
     SQLite stores text without one, so values read back from it are marked UTC here."""
