@@ -223,3 +223,27 @@ def test_stock_freed_by_a_cancellation_goes_to_the_oldest_waiting_backorder(shop
     assert now["status"] == "confirmed"
     assert now["lines"][0]["allocations"] == [{"warehouse": "NJ1", "quantity": 1}]
     assert shop.stock("LAMP-1")["reserved"] == 1
+
+
+def test_cancelling_after_a_partial_capture_keeps_the_captured_money_on_record(shop):
+    shop.receive("NJ1", "MUG-1", 5)
+    order = shop.order([("MUG-1", 1)], payment={"status": "authorized", "amount": "10.00"})
+    shop.ok(shop.post(f"/orders/{order['id']}/payments", {"status": "paid", "amount": "4.00"}), 201)
+    cancelled = shop.ok(shop.post(f"/orders/{order['id']}/cancel"))
+    assert (cancelled["payment_status"], cancelled["paid_amount"], cancelled["authorized_amount"]) == (
+        "partially_paid",
+        "4.00",
+        "0.00",
+    )
+    note = shop.ok(shop.get(f"/orders/{order['id']}/events"))["items"][-1]["message"]
+    assert "refund due" in note
+
+
+def test_switching_a_warehouse_back_on_fills_the_orders_waiting_for_its_stock(shop):
+    shop.receive("IL1", "LAMP-1", 3)
+    shop.ok(shop.patch("/warehouses/IL1", {"is_active": False}))
+    waiting = shop.order([("LAMP-1", 3)], price="45.00")
+    assert waiting["status"] == "backordered"
+    shop.ok(shop.patch("/warehouses/IL1", {"is_active": True}))
+    assert shop.ok(shop.get(f"/orders/{waiting['id']}"))["status"] == "confirmed"
+    assert shop.order([("LAMP-1", 3)], price="45.00")["status"] == "backordered"

@@ -132,8 +132,8 @@ def test_derive_status_only_ever_chooses_an_open_status():
     ("total", "authorized", "paid", "expected"),
     [
         ("30.00", "0", "0", PaymentStatus.PENDING),
-        ("30.00", "0", "29.99", PaymentStatus.PENDING),
-        ("30.00", "10.00", "10.00", PaymentStatus.PENDING),
+        ("30.00", "0", "29.99", PaymentStatus.PARTIALLY_PAID),
+        ("30.00", "10.00", "10.00", PaymentStatus.PARTIALLY_PAID),
         ("30.00", "30.00", "0", PaymentStatus.AUTHORIZED),
         ("30.00", "20.00", "10.00", PaymentStatus.AUTHORIZED),
         ("30.00", "0", "30.00", PaymentStatus.PAID),

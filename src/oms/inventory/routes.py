@@ -55,9 +55,9 @@ def get_warehouse(code: str, db: DbDep, _: Annotated[Principal, require("warehou
 
 @warehouses.patch("/{code}", response_model=WarehouseOut, summary="Rename, or switch a warehouse off and on")
 def update_warehouse(
-    code: str, body: WarehouseUpdate, db: DbDep, _: Annotated[Principal, require("warehouses:write")]
+    code: str, body: WarehouseUpdate, db: DbDep, principal: Annotated[Principal, require("warehouses:write")]
 ) -> WarehouseOut:
-    return service.update_warehouse(db, code, body)
+    return service.update_warehouse(db, code, body, principal)
 
 
 @warehouses.post("/{code}/bins", status_code=201, response_model=BinOut)

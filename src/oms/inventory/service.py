@@ -28,7 +28,7 @@ from oms.inventory.schemas import (
     WarehouseUpdate,
 )
 from oms.inventory.stock import Movement, MovementKind
-from oms.orders.backorders import fill_backorders
+from oms.orders.backorders import fill_backorders, lock_waiting_orders
 from oms.schemas import Page, keyset, page_of
 
 
@@ -91,14 +91,24 @@ def read_warehouse(db: Database, code: str) -> WarehouseOut:
         return _warehouse_out(get_warehouse(session, code))
 
 
-def update_warehouse(db: Database, code: str, data: WarehouseUpdate) -> WarehouseOut:
+def update_warehouse(db: Database, code: str, data: WarehouseUpdate, principal: Principal) -> WarehouseOut:
     def use_case(session: Session) -> WarehouseOut:
         w = get_warehouse(session, code)
+        switched_on = data.is_active is True and not w.is_active
         for key, value in data.model_dump(exclude_unset=True).items():
             if value is None:
                 raise InvalidInput(f"{key} cannot be null", code="validation_error")
             setattr(w, key, value)
         session.flush()
+        if switched_on:  # its stock is eligible again: the orders waiting for it come first
+            held = set(
+                session.scalars(
+                    select(StockLevel.product_id).where(
+                        StockLevel.warehouse_id == w.id, StockLevel.on_hand > StockLevel.reserved
+                    )
+                )
+            )
+            fill_backorders(session, held, principal.actor)
         return _warehouse_out(w)
 
     return db.run(use_case)
@@ -167,6 +177,7 @@ def receive(db: Database, data: ReceiptCreate, principal: Principal) -> StockCha
         w = _warehouse_for_input(session, data.warehouse)
         products = _products_by_sku(session, [line.sku for line in data.lines])
         bins = _bins_by_code(session, w, [line.bin for line in data.lines])
+        lock_waiting_orders(session, [p.id for p in products.values()])  # orders before stock rows
         stock.apply(
             session,
             [
@@ -206,6 +217,8 @@ def adjust(db: Database, data: AdjustmentCreate, principal: Principal) -> StockC
         w = _warehouse_for_input(session, data.warehouse)
         product = _products_by_sku(session, [data.sku])[data.sku]
         bins = _bins_by_code(session, w, [data.bin])
+        if data.delta > 0:
+            lock_waiting_orders(session, [product.id])  # orders before stock rows
         try:
             stock.apply(
                 session,
@@ -280,6 +293,7 @@ def transfer(db: Database, data: TransferCreate, principal: Principal) -> StockC
                     reason=f"from {src.code}",
                 )
             )
+        lock_waiting_orders(session, [p.id for p in products.values()])  # orders before stock rows
         try:
             stock.apply(session, movements)
         except InsufficientStock as exc:

@@ -99,7 +99,9 @@ def read_levels(
     return {(p, w): Level(oh, r) for p, w, oh, r in session.execute(stmt)}
 
 
-def _ensure_rows(session: Session, keys: list[Key]) -> None:
+def ensure_level_rows(session: Session, keys: list[Key]) -> None:
+    """Create missing (zero) level rows, so they can be locked or updated. Zero rows agree with an
+    empty ledger."""
     dialect = session.get_bind().dialect.name
     ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(levels_table)
     session.execute(
@@ -122,7 +124,7 @@ def apply(
         d[1] += m.delta_reserved
     growing = [k for k, (doh, _) in net.items() if doh > 0]
     if growing:
-        _ensure_rows(session, sorted_keys(growing))
+        ensure_level_rows(session, sorted_keys(growing))
     conn = session.connection()
     after: dict[Key, Level] = {}
     for key in sorted_keys(net):
@@ -170,6 +172,23 @@ def _emit_low_stock(
                 )
             )
     emit_many(session, events)
+
+
+def ledger_mismatches(session: Session) -> dict[Key, tuple[Level, Level]]:
+    """Every (product, warehouse) whose level differs from its ledger sum: {key: (level, ledger)}.
+    A missing row and a row at zero are the same thing. Empty means the books balance."""
+    c = levels_table.c
+    levels = {
+        (p, w): Level(oh, r)
+        for p, w, oh, r in session.execute(select(c.product_id, c.warehouse_id, c.on_hand, c.reserved))
+    }
+    ledger = ledger_sums(session)
+    zero = Level(0, 0)
+    return {
+        k: (levels.get(k, zero), ledger.get(k, zero))
+        for k in levels.keys() | ledger.keys()
+        if levels.get(k, zero) != ledger.get(k, zero)
+    }
 
 
 def ledger_sums(session: Session, keys: Iterable[Key] | None = None) -> dict[Key, Level]:

@@ -16,10 +16,25 @@ from oms.events.outbox import emit_many
 from oms.inventory import stock
 from oms.inventory.stock import Movement, MovementKind
 from oms.orders.locks import lock_orders
-from oms.orders.model import Allocation, OrderLine
+from oms.orders.model import Allocation, Order, OrderLine
+from oms.orders.queries import order_number
 from oms.orders.rules import OPEN_STATUSES, check_transition, derive_status
 from oms.orders.timeline import record
 from oms.routing.rules import LineRequest, plan_by_preference
+
+
+def lock_waiting_orders(session: Session, product_ids: Iterable[int], *also: int) -> dict[int, Order]:
+    """Lock (in id order) the orders waiting for these products, plus ``also``.
+
+    Every use case that may fill backorders calls this *before* it touches stock rows, so all
+    writers take order locks first and stock locks second: no deadlock cycle between, say, a
+    receipt and a cancellation."""
+    pids = sorted(set(product_ids))
+    waiting: set[int] = set()
+    if pids:
+        stmt = select(OrderLine.order_id).where(OrderLine.product_id.in_(pids), OrderLine.backordered > 0)
+        waiting = set(session.scalars(stmt))
+    return lock_orders(session, waiting | set(also))
 
 
 def fill_backorders(session: Session, product_ids: Iterable[int], actor: str) -> list[dict[str, Any]]:
@@ -27,11 +42,9 @@ def fill_backorders(session: Session, product_ids: Iterable[int], actor: str) ->
     pids = sorted(set(product_ids))
     if not pids:
         return []
-    waiting = select(OrderLine.order_id).where(OrderLine.product_id.in_(pids), OrderLine.backordered > 0)
-    order_ids = set(session.scalars(waiting))
-    if not order_ids:
+    orders = lock_waiting_orders(session, pids)
+    if not orders:
         return []
-    orders = lock_orders(session, order_ids)
     # Re-read the queue now the orders are locked: a cancel may have emptied some of it.
     queue = session.execute(
         select(OrderLine.id, OrderLine.order_id, OrderLine.product_id, OrderLine.sku, OrderLine.backordered)
@@ -67,7 +80,7 @@ def fill_backorders(session: Session, product_ids: Iterable[int], actor: str) ->
                     actor,
                     delta_reserved=pick.quantity,
                     reason="backorder filled",
-                    reference=f"order {order_id}",
+                    reference=f"order {order_number(order_id)}",
                     order_id=order_id,
                 )
             )

@@ -179,9 +179,18 @@ def _create(
     payment_status = payment_status_for(total, authorized, paid)
 
     requests = [LineRequest(i, products[line.sku].id, line.quantity) for i, line in enumerate(data.lines, 1)]
-    if lock:  # second attempt: plan from rows locked in key order, so nobody can overtake us
-        levels = stock.read_levels(session, [r.product_id for r in requests], wids, lock=True)
+    if lock:
+        # Second attempt: plan from rows locked in key order, so nobody can overtake us. Missing
+        # rows are created first so that they, too, are locked: a receipt racing with this order
+        # then waits for it, and sees its backorder when it fills the queue.
+        pids = sorted({r.product_id for r in requests})
+        stock.ensure_level_rows(session, [(p, w) for p in pids for w in sorted(wids)])
+        levels = stock.read_levels(session, pids, wids, lock=True)
     plan = planner(requests, wids, {k: v.available for k, v in levels.items()})
+    if plan.short and not lock:
+        # A shortfall read without locks may be stale (stock received a moment ago would not fill
+        # a backorder that is not committed yet): decide it again under locks.
+        raise _StockMoved
     refused = [
         {
             "line_no": n,

@@ -14,7 +14,8 @@ from oms.orders.model import Order
 
 
 def lock_order(session: Session, order_id: int) -> Order:
-    order = session.scalar(lock_in_key_order(session, select(Order).where(Order.id == order_id), Order.id))
+    stmt = lock_in_key_order(session, select(Order).where(Order.id == order_id), Order.id)
+    order = session.scalar(stmt.execution_options(populate_existing=True))
     if order is None:
         raise NotFound(f"no order with id {order_id}")
     return order
@@ -25,4 +26,5 @@ def lock_orders(session: Session, order_ids: Iterable[int]) -> dict[int, Order]:
     if not ids:
         return {}
     stmt = lock_in_key_order(session, select(Order).where(Order.id.in_(ids)), Order.id)
-    return {o.id: o for o in session.scalars(stmt)}
+    # populate_existing: rows read before the lock are refreshed with what the lock saw.
+    return {o.id: o for o in session.scalars(stmt.execution_options(populate_existing=True))}

@@ -24,6 +24,7 @@ class OrderStatus(StrEnum):
 
 class PaymentStatus(StrEnum):
     PENDING = "pending"
+    PARTIALLY_PAID = "partially_paid"
     AUTHORIZED = "authorized"
     PAID = "paid"
     PARTIALLY_REFUNDED = "partially_refunded"
@@ -76,7 +77,7 @@ def payment_status_for(total: Decimal, authorized: Decimal, paid: Decimal) -> Pa
         return PaymentStatus.PAID
     if authorized + paid >= total:
         return PaymentStatus.AUTHORIZED
-    return PaymentStatus.PENDING
+    return PaymentStatus.PARTIALLY_PAID if paid > 0 else PaymentStatus.PENDING
 
 
 def compute_total(

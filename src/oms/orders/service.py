@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from oms.auth.service import Principal
 from oms.db import Database
 from oms.db.base import utcnow
-from oms.errors import InvalidTransition
+from oms.errors import InvalidTransition, NotFound
 from oms.events.outbox import emit_many
 from oms.inventory import stock
 from oms.inventory.stock import Movement, MovementKind
 from oms.money import check_amount
-from oms.orders.backorders import fill_backorders
+from oms.orders.backorders import fill_backorders, lock_waiting_orders
 from oms.orders.capture import create_order  # noqa: F401  (the service's whole surface in one place)
 from oms.orders.locks import lock_order
 from oms.orders.model import Allocation, Order, OrderLine, Payment
@@ -72,17 +72,31 @@ def _release_all(session: Session, order: Order, actor: str, reason: str) -> int
 
 def cancel_order(db: Database, order_id: int, principal: Principal, reason: str | None) -> OrderOut:
     def use_case(session: Session) -> OrderOut:
-        order = lock_order(session, order_id)
+        # Lock this order together with the orders that may receive its stock, in id order,
+        # before any stock row (the lock order every writer follows; see lock_waiting_orders).
+        products = set(session.scalars(select(OrderLine.product_id).where(OrderLine.order_id == order_id)))
+        order = lock_waiting_orders(session, products, order_id).get(order_id)
+        if order is None:
+            raise NotFound(f"no order with id {order_id}")
         check_transition(order.status, OrderStatus.CANCELLED, "cancel")
+        if order.status == OrderStatus.ON_HOLD and order.held_from:
+            # Holding an order must not open a way round the table (e.g. cancel after shipping).
+            check_transition(order.held_from, OrderStatus.CANCELLED, "cancel")
         released = _release_all(session, order, principal.actor, reason or "order cancelled")
         previous = order.status
         order.status = OrderStatus.CANCELLED.value
         order.held_from = None
-        if order.payment_status == PaymentStatus.AUTHORIZED:
+        # What was only authorised is released; what was captured stays recorded (a refund is due).
+        had_authorisation = order.authorized_amount > 0
+        order.authorized_amount = Decimal(0)
+        if order.paid_amount > 0:
+            order.payment_status = payment_status_for(order.total, Decimal(0), order.paid_amount).value
+        elif had_authorisation:
             order.payment_status = PaymentStatus.VOIDED.value
-            order.authorized_amount = Decimal(0)
         order.updated_at = utcnow()
         note = f"Cancelled (was {previous}); released {released} reserved unit(s)"
+        if order.paid_amount > 0:
+            note += f"; {order.paid_amount} {order.currency} captured, refund due"
         if reason:
             note += f": {reason}"
         record(session, [(order.id, principal.actor, "cancelled", note, {"reason": reason})])
