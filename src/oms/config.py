@@ -31,7 +31,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     sqlite_busy_timeout_s: float = Field(default=60.0, gt=0)
-    idempotency_lock_s: int = Field(default=60, ge=1, description="After this, an unfinished key is retried.")
+    # Longer than any request can take (SQLite's busy timeout included), or a slow first attempt
+    # could be overtaken by its own retry.
+    idempotency_lock_s: int = Field(default=300, ge=1, description="After this, an unfinished key is retried.")
     threads: int = Field(
         default=8, ge=1, le=200, description="Requests handled at once per process (threads running endpoints)."
     )

@@ -74,7 +74,7 @@ def decode_cursor(cursor: str | None) -> int | None:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded))["after"]
-        if not isinstance(value, int):
+        if not isinstance(value, int) or not 0 <= value < 2**63:
             raise ValueError
         return value
     except (ValueError, KeyError, TypeError, binascii.Error):

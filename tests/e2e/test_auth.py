@@ -156,3 +156,34 @@ def test_password_guessing_is_answered_with_429_and_retry_after(api, db):
     assert blocked.status_code == 429
     assert blocked.json()["error"] == "too_many_requests"
     assert int(blocked.headers["Retry-After"]) > 0
+
+
+def test_customers_read_their_timeline_without_staff_names_or_notes(api, db):
+    api.warehouse("NJ1")
+    api.product("MUG-1")
+    api.channel("web")
+    api.receive("NJ1", "MUG-1", 5)
+    mine = api.ok(api.post("/orders", order_body([("MUG-1", 1)]) | {"customer": {"email": "grace@example.com"}}), 201)
+    api.ok(api.post(f"/orders/{mine['id']}/hold", {"reason": "suspected fraud, ask Bob"}))
+    grace = api.as_token(make_token(db, SECRET, "customer", email="grace@example.com"))
+    events = grace.ok(grace.get(f"/orders/{mine['id']}/events"))["items"]
+    assert [e["message"] for e in events] == ["Order placed", "Payment received", "Order on hold"]
+    assert {e["actor"] for e in events} == {"oms"}
+    assert all(e["data"] is None for e in events)
+    staff = api.ok(api.get(f"/orders/{mine['id']}/events"))["items"]
+    assert "suspected fraud" in staff[-1]["message"]
+
+
+def test_a_write_only_integration_learns_a_channel_order_exists_but_not_its_contents(api, db):
+    api.warehouse("NJ1")
+    api.product("MUG-1")
+    api.channel("web")
+    api.receive("NJ1", "MUG-1", 5)
+    first = api.order([("MUG-1", 1)], external_id="shop-1001")
+    writer = api.as_token(make_token(db, SECRET, "clerk", scopes=["orders:write"]))
+    again = writer.post("/orders", order_body([("MUG-1", 1)]) | {"external_id": "shop-1001"})
+    assert again.status_code == 409
+    assert again.json()["error"] == "already_exists"
+    assert again.json()["order_id"] == first["id"]
+    assert "customer" not in again.json()
+    assert api.stock("MUG-1")["reserved"] == 1

@@ -1,5 +1,8 @@
 """Bad input gets a clear JSON error with the right status, and nothing is written."""
 
+import base64
+import json
+
 import pytest
 from sqlalchemy import func, select
 
@@ -170,3 +173,31 @@ def test_stock_changes_that_would_go_negative_are_refused_and_change_nothing(sho
         201,
     )
     assert shop.stock("MUG-1")["available"] == 0
+
+
+def test_long_text_and_large_numbers_get_a_4xx_not_a_crash_on_either_database(shop):
+    order = shop.order([("MUG-1", 1)])
+    too_long = shop.post(f"/orders/{order['id']}/hold", {"reason": "x" * 301})
+    _assert_error(too_long, 422, "validation_error")
+    held = shop.ok(shop.post(f"/orders/{order['id']}/hold", {"reason": "y" * 300}))
+    assert held["status"] == "on_hold"
+    shop.ok(shop.post(f"/orders/{order['id']}/cancel", {"reason": "z" * 300}))
+    big_point = shop.patch("/products/MUG-1", {"reorder_point": 10**12})
+    _assert_error(big_point, 422, "validation_error")
+    cursor = base64.urlsafe_b64encode(json.dumps({"after": 10**20}).encode()).decode()
+    _assert_error(shop.get("/orders", params={"cursor": cursor}), 422, "invalid_cursor")
+    huge = order_body([("MUG-1", 101)], price="999999999999.00") | {"payment": None}
+    _assert_error(shop.post("/orders", huge), 422, "amount_too_large")
+    long_path = shop.post(
+        f"/warehouses/{'W' * 300}/bins", {"code": "A1", "x_m": 1, "y_m": 1}, headers={"Idempotency-Key": "k-long-path"}
+    )
+    assert long_path.status_code in (404, 422), long_path.text
+
+
+def test_a_backordered_order_with_many_long_lines_is_taken(shop):
+    skus = [f"BACKORDERABLE-PRODUCT-WITH-A-LONG-SKU-{i:02d}" for i in range(20)]
+    for sku in skus:
+        shop.product(sku, allow_backorder=True)
+    order = shop.order([(sku, 2) for sku in skus])
+    assert order["status"] == "backordered"
+    assert sum(line["backordered"] for line in order["lines"]) == 40

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Request
 from pydantic import Field
+from sqlalchemy.orm import Session
 
 from oms.auth.service import login
 from oms.auth.throttle import LoginThrottle
@@ -39,10 +40,13 @@ def create_login_token(body: LoginIn, request: Request, db: DbDep) -> TokenOut:
     throttle: LoginThrottle = request.app.state.login_throttle
     client = request.client.host if request.client else "unknown"
     throttle.check(client, body.email)
+
+    def use_case(session: Session) -> TokenOut:
+        token, row = login(session, request.app.state.secret_key, body.email, body.password)
+        return TokenOut(token=token, scopes=row.scopes, expires_at=row.expires_at)
+
     try:
-        with db.write() as session:
-            token, row = login(session, request.app.state.secret_key, body.email, body.password)
-            result = TokenOut(token=token, scopes=row.scopes, expires_at=row.expires_at)
+        result = db.run(use_case)
     except Unauthenticated:
         throttle.failed(client, body.email)
         raise

@@ -28,7 +28,7 @@ class ProductCreate(Input):
     fragile: bool = False
     returnable: bool = True
     allow_backorder: bool = False
-    reorder_point: Annotated[int, Field(ge=0)] | None = None
+    reorder_point: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
 
     @model_validator(mode="after")
     def _price_fits_currency(self) -> ProductCreate:
@@ -50,7 +50,7 @@ class ProductUpdate(Input):
     fragile: bool | None = None
     returnable: bool | None = None
     allow_backorder: bool | None = None
-    reorder_point: Annotated[int, Field(ge=0)] | None = None
+    reorder_point: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
     is_active: bool | None = None
 
 

@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from oms.db import Database
 from oms.db.base import utcnow
@@ -100,8 +101,11 @@ class Worker:
                 log.warning("handler %s failed on event %s: %s", name, event_id, exc)
                 errors.append(f"{name}: {exc}")
                 continue
-            with self.db.write() as session:
-                session.execute(insert(OutboxDelivery).values(event_id=event_id, handler=name))
+            try:
+                with self.db.write() as session:
+                    session.execute(insert(OutboxDelivery).values(event_id=event_id, handler=name))
+            except IntegrityError:  # a worker whose lease ran out did it too: once recorded is enough
+                pass
         with self.db.write() as session:
             now = utcnow()
             if errors and attempts + 1 < MAX_ATTEMPTS:

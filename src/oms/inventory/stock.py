@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import bindparam, func, insert, select, tuple_, update
@@ -99,6 +100,14 @@ def read_levels(
     return {(p, w): Level(oh, r) for p, w, oh, r in session.execute(stmt)}
 
 
+def _ledger_row(m: Movement, now: datetime) -> dict[str, object]:
+    row = {**asdict(m), "kind": m.kind.value, "created_at": now}
+    # Free text is cut to its column (300 / 200 characters) rather than refused mid-transaction.
+    row["reason"] = m.reason[:300] if m.reason else m.reason
+    row["reference"] = m.reference[:200] if m.reference else m.reference
+    return row
+
+
 def ensure_level_rows(session: Session, keys: list[Key]) -> None:
     """Create missing (zero) level rows, so they can be locked or updated. Zero rows agree with an
     empty ledger."""
@@ -140,7 +149,7 @@ def apply(
             )
         after[key] = Level(row[0], row[1])
     now = utcnow()
-    conn.execute(_INSERT_MOVEMENTS, [{**asdict(m), "kind": m.kind.value, "created_at": now} for m in movements])
+    conn.execute(_INSERT_MOVEMENTS, [_ledger_row(m, now) for m in movements])
     _emit_low_stock(session, net, after, reorder_points)
     return after
 

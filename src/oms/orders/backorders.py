@@ -159,6 +159,7 @@ def _update_orders(session: Session, orders: dict, filled: list[dict[str, Any]],
             if target != order.status:
                 check_transition(order.status, target, "confirm")
                 order.status = target.value
+                events.append((f"order.{target.value}", {"order_id": order_id}))
         order.updated_at = now
         summary = ", ".join(f"{f['quantity']} x {f['sku']}" for f in fills)
         entries.append((order_id, actor, "backorder_filled", f"Backorder filled: {summary}", {"lines": fills}))

@@ -170,10 +170,36 @@ def list_orders(
     return page_of(rows, limit)
 
 
+# What a customer reads of their own timeline: what happened, not who on the staff did it or why.
+CUSTOMER_MESSAGES = {
+    "created": "Order placed",
+    "payment": "Payment received",
+    "backordered": "Some items are on backorder",
+    "backorder_filled": "Backordered items reserved",
+    "held": "Order on hold",
+    "released": "Order released",
+    "cancelled": "Order cancelled",
+    "confirmed": "Order confirmed",
+}
+
+
+def _for_customer(event: OrderEventOut) -> OrderEventOut:
+    return event.model_copy(
+        update={
+            "actor": "oms",
+            "data": None,
+            "message": CUSTOMER_MESSAGES.get(event.type, event.type.replace("_", " ")),
+        }
+    )
+
+
 def list_events(db: Database, order_id: int, principal: Principal) -> Page[OrderEventOut]:
     """The whole timeline in one page: an order's history is short."""
     with db.read() as session:
         load_order_header(session, order_id, principal)
+        if "orders:read" not in principal.scopes:
+            events = session.scalars(select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id))
+            return Page[OrderEventOut](items=[_for_customer(OrderEventOut.model_validate(e)) for e in events])
         return Page[OrderEventOut](
             items=[
                 OrderEventOut.model_validate(e)

@@ -80,6 +80,9 @@ def payment_status_for(total: Decimal, authorized: Decimal, paid: Decimal) -> Pa
     return PaymentStatus.PARTIALLY_PAID if paid > 0 else PaymentStatus.PENDING
 
 
+MAX_AMOUNT = Decimal(10) ** 14  # money columns hold 14 digits before the point
+
+
 def compute_total(
     line_amounts: Iterable[tuple[int, Decimal]],
     shipping: Decimal,
@@ -90,6 +93,8 @@ def compute_total(
     """(subtotal, total). A stated total must equal lines + shipping + tax - discount."""
     subtotal = sum((q * price for q, price in line_amounts), Decimal(0))
     total = subtotal + shipping + tax - discount
+    if max(subtotal, total, shipping, tax, discount) >= MAX_AMOUNT:
+        raise InvalidInput(f"amounts must stay below {MAX_AMOUNT}", code="amount_too_large")
     if total < 0:
         raise InvalidInput(
             f"the discount {discount} is more than the order is worth ({subtotal + shipping + tax})",

@@ -86,7 +86,7 @@ class PaymentCreate(Input):
 
 
 class Reason(Input):
-    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    reason: Annotated[str, StringConstraints(max_length=300)] | None = None
 
 
 class AllocationOut(Output):

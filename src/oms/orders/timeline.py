@@ -21,7 +21,15 @@ def record(session: Session, entries: list[tuple[int, str, str, str, dict[str, A
     session.connection().execute(
         _INSERT,
         [
-            {"order_id": o, "actor": a, "type": t, "message": m, "data": d, "created_at": now}
+            # The message column holds 500 characters; the full detail stays in ``data``.
+            {
+                "order_id": o,
+                "actor": a,
+                "type": t,
+                "message": m if len(m) <= 500 else m[:497] + "...",
+                "data": d,
+                "created_at": now,
+            }
             for o, a, t, m, d in entries
         ],
     )

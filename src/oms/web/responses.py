@@ -40,12 +40,14 @@ def created(
     if key is None:
         status, payload = outcome()
         return JSONResponse(payload, status_code=status)
-    digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    endpoint = f"{request.method} {request.url.path}"
+    # The endpoint is part of the hash, so a long path cannot collide after it is cut to its column.
+    digest = hashlib.sha256(f"{endpoint}\n{body.model_dump_json()}".encode()).hexdigest()
     (status, payload), replayed = idempotency.run(
         request.app.state.db,
         owner=str(principal.user_id),
         key=key,
-        endpoint=f"{request.method} {request.url.path}",
+        endpoint=endpoint[:255],
         request_hash=digest,
         work=outcome,
         lock_seconds=request.app.state.settings.idempotency_lock_s,
