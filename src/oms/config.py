@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     # could be overtaken by its own retry.
     idempotency_lock_s: int = Field(default=300, ge=1, description="After this, an unfinished key is retried.")
     threads: int = Field(
-        default=8, ge=1, le=200, description="Requests handled at once per process (threads running endpoints)."
+        default=4, ge=1, le=200, description="Requests handled at once per process (threads running endpoints)."
     )
     token_cache_s: float = Field(default=10.0, ge=0, description="How long a verified token is remembered.")
     log_level: str = "info"
