@@ -32,6 +32,7 @@ from oms.channels import service as channels
 from oms.channels.schemas import ChannelCreate, ChannelKind
 from oms.db import Database
 from oms.inventory import service as inventory
+from oms.inventory import warehouses
 from oms.inventory.model import Warehouse
 from oms.inventory.schemas import (
     BinCreate,
@@ -397,7 +398,7 @@ def _seed(db: Database, rng: random.Random, say: Progress) -> None:
 def _seed_sites(db: Database) -> dict[str, list[str]]:
     bins: dict[str, list[str]] = {}
     for code, name, kind, line1, city, region, postal_code, lat, lon in SITES:
-        inventory.create_warehouse(
+        warehouses.create_warehouse(
             db,
             WarehouseCreate(
                 code=code,
@@ -415,7 +416,7 @@ def _seed_sites(db: Database) -> dict[str, list[str]]:
             for bay in bays:
                 for level in levels:
                     bin_code = f"{aisle}-{bay:02d}-{level}"
-                    inventory.create_bin(
+                    warehouses.create_bin(
                         db,
                         code,
                         BinCreate(code=bin_code, x_m=a * 3.0, y_m=round(bay * 1.2, 1), aisle=aisle, level=level),

@@ -7,12 +7,17 @@ from typing import Any
 
 
 class DomainError(Exception):
+    """``code`` names the error for clients; a raise site may give a more precise one
+    (``InvalidInput("...", code="unknown_sku")``). ``extra`` fields join the JSON body."""
+
     code = "domain_error"
 
-    def __init__(self, detail: str, **extra: Any) -> None:
+    def __init__(self, detail: str, code: str | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+        if code:
+            self.code = code
 
 
 class NotFound(DomainError):
@@ -28,11 +33,6 @@ class InvalidInput(DomainError):
 
     code = "invalid_input"
 
-    def __init__(self, detail: str, code: str | None = None, **extra: Any) -> None:
-        super().__init__(detail, **extra)
-        if code:
-            self.code = code
-
 
 class InsufficientStock(DomainError):
     code = "insufficient_stock"
@@ -46,11 +46,6 @@ class Conflict(DomainError):
     """The request is valid but conflicts with the current state (overpayment, key in use...)."""
 
     code = "conflict"
-
-    def __init__(self, detail: str, code: str | None = None, **extra: Any) -> None:
-        super().__init__(detail, **extra)
-        if code:
-            self.code = code
 
 
 class Unauthenticated(DomainError):

@@ -25,8 +25,8 @@ from oms.db.base import Base
 from oms.demo import ADMIN_EMAIL, DEMO_PASSWORD, build_catalogue, gtin13, seed_demo
 from oms.inventory.model import Bin, StockLevel, Warehouse
 from oms.inventory.schemas import WarehouseAddress, WarehouseCreate
-from oms.inventory.service import create_warehouse
 from oms.inventory.stock import Level, ledger_mismatches
+from oms.inventory.warehouses import create_warehouse
 from oms.orders.model import Allocation, Order, OrderLine
 
 

@@ -41,6 +41,7 @@ from oms.db import Database
 from oms.db.base import Base
 from oms.errors import Conflict, InsufficientStock, InvalidTransition
 from oms.inventory import service as inventory
+from oms.inventory import warehouses
 from oms.inventory.model import StockLevel
 from oms.inventory.schemas import (
     AdjustmentCreate,
@@ -236,7 +237,7 @@ class StockMachine(RuleBasedStateMachine):
         truncate_all(db)
         self.wid: dict[str, int] = {}
         for code in WAREHOUSES:
-            self.wid[code] = inventory.create_warehouse(
+            self.wid[code] = warehouses.create_warehouse(
                 db,
                 WarehouseCreate(
                     code=code,

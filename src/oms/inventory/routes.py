@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request
 
 from oms.auth.service import Principal
 from oms.inventory import service
+from oms.inventory import warehouses as warehouse_service
 from oms.inventory.schemas import (
     AdjustmentCreate,
     BinCreate,
@@ -38,26 +39,26 @@ def create_warehouse(
     principal: Annotated[Principal, require("warehouses:write")],
     key: IdempotencyKeyHeader = None,
 ):
-    return created(request, principal, key, body, lambda: (service.create_warehouse(db, body), 201))
+    return created(request, principal, key, body, lambda: (warehouse_service.create_warehouse(db, body), 201))
 
 
 @warehouses.get("", response_model=Page[WarehouseOut])
 def list_warehouses(
     db: DbDep, _: Annotated[Principal, require("warehouses:read")], limit: Limit = 50, cursor: Cursor = None
 ) -> Page[WarehouseOut]:
-    return service.list_warehouses(db, limit, cursor)
+    return warehouse_service.list_warehouses(db, limit, cursor)
 
 
 @warehouses.get("/{code}", response_model=WarehouseOut)
 def get_warehouse(code: str, db: DbDep, _: Annotated[Principal, require("warehouses:read")]) -> WarehouseOut:
-    return service.read_warehouse(db, code)
+    return warehouse_service.read_warehouse(db, code)
 
 
 @warehouses.patch("/{code}", response_model=WarehouseOut, summary="Rename, or switch a warehouse off and on")
 def update_warehouse(
     code: str, body: WarehouseUpdate, db: DbDep, principal: Annotated[Principal, require("warehouses:write")]
 ) -> WarehouseOut:
-    return service.update_warehouse(db, code, body, principal)
+    return warehouse_service.update_warehouse(db, code, body, principal)
 
 
 @warehouses.post("/{code}/bins", status_code=201, response_model=BinOut)
@@ -69,7 +70,7 @@ def create_bin(
     principal: Annotated[Principal, require("warehouses:write")],
     key: IdempotencyKeyHeader = None,
 ):
-    return created(request, principal, key, body, lambda: (service.create_bin(db, code, body), 201))
+    return created(request, principal, key, body, lambda: (warehouse_service.create_bin(db, code, body), 201))
 
 
 @warehouses.get("/{code}/bins", response_model=Page[BinOut])
@@ -80,7 +81,7 @@ def list_bins(
     limit: Limit = 200,
     cursor: Cursor = None,
 ) -> Page[BinOut]:
-    return service.list_bins(db, code, limit, cursor)
+    return warehouse_service.list_bins(db, code, limit, cursor)
 
 
 @inventory.post("/receipts", status_code=201, response_model=StockChangeOut, summary="Receive stock")
