@@ -247,3 +247,12 @@ def test_switching_a_warehouse_back_on_fills_the_orders_waiting_for_its_stock(sh
     shop.ok(shop.patch("/warehouses/IL1", {"is_active": True}))
     assert shop.ok(shop.get(f"/orders/{waiting['id']}"))["status"] == "confirmed"
     assert shop.order([("LAMP-1", 3)], price="45.00")["status"] == "backordered"
+
+
+def test_a_channel_whose_warehouses_are_all_off_backorders_or_refuses_cleanly(shop):
+    shop.receive("NJ1", "MUG-1", 5)
+    for code in ("NJ1", "IL1", "CA1"):
+        shop.ok(shop.patch(f"/warehouses/{code}", {"is_active": False}))
+    refused = shop.order([("MUG-1", 1)], status=None)
+    assert refused.status_code == 409 and refused.json()["error"] == "insufficient_stock"
+    assert shop.order([("LAMP-1", 1)], price="45.00")["status"] == "backordered"

@@ -111,6 +111,8 @@ def _ledger_row(m: Movement, now: datetime) -> dict[str, object]:
 def ensure_level_rows(session: Session, keys: list[Key]) -> None:
     """Create missing (zero) level rows, so they can be locked or updated. Zero rows agree with an
     empty ledger."""
+    if not keys:
+        return
     dialect = session.get_bind().dialect.name
     ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(levels_table)
     session.execute(
