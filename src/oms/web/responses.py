@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Header, Request
+from fastapi import Header, Request, Response
 from pydantic import BaseModel
 
 from oms.auth.service import Principal
@@ -37,9 +37,9 @@ def created(
         result, status = work()
         return status, result.model_dump(mode="json")
 
-    if key is None:
-        status, payload = outcome()
-        return JSONResponse(payload, status_code=status)
+    if key is None:  # the common case: pydantic writes the JSON itself, no dict in between
+        result, status = work()
+        return Response(result.model_dump_json(), status_code=status, media_type="application/json")
     endpoint = f"{request.method} {request.url.path}"
     # The endpoint is part of the hash, so a long path cannot collide after it is cut to its column.
     digest = hashlib.sha256(f"{endpoint}\n{body.model_dump_json()}".encode()).hexdigest()
