@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, Row, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from oms.channels.model import Channel, ChannelWarehouse
@@ -14,15 +14,6 @@ from oms.errors import AlreadyExists, InvalidInput, NotFound
 from oms.inventory.model import Warehouse
 from oms.money import currency_exponent
 from oms.schemas import Page, keyset, page_of
-
-
-@dataclass(frozen=True)
-class ChannelWarehouseRef:
-    id: int
-    code: str
-    kind: str
-    latitude: float | None
-    longitude: float | None
 
 
 def create_channel(db: Database, data: ChannelCreate) -> ChannelOut:
@@ -95,20 +86,47 @@ def get_channel(session: Session, code: str) -> Channel:
     return channel
 
 
-def eligible_warehouses(session: Session, channel_id: int) -> list[ChannelWarehouseRef]:
-    """The active warehouses this channel may ship from, in its preference order (one query)."""
-    cols = (Warehouse.id, Warehouse.code, Warehouse.kind, Warehouse.latitude, Warehouse.longitude)
-    listed = session.execute(
-        select(*cols)
-        .join(ChannelWarehouse, ChannelWarehouse.warehouse_id == Warehouse.id)
-        .where(ChannelWarehouse.channel_id == channel_id, Warehouse.is_active.is_(True))
-        .order_by(ChannelWarehouse.position)
-    ).all()
-    if not listed:
-        # An empty result means either "no list: every active warehouse" or "all listed ones are off".
-        has_list = session.scalar(
-            select(ChannelWarehouse.warehouse_id).where(ChannelWarehouse.channel_id == channel_id).limit(1)
-        )
-        if has_list is None:
-            listed = session.execute(select(*cols).where(Warehouse.is_active.is_(True)).order_by(Warehouse.id)).all()
-    return [ChannelWarehouseRef(*row) for row in listed]
+def eligible_warehouses(session: Session, channel_id: int) -> list[tuple[int, str]]:
+    """The active warehouses a channel may ship from, as (id, code) in its preference order."""
+    return resolve_warehouses(session.connection(), session.execute(_BY_ID, {"id": channel_id}).all())
+
+
+def channel_for_order(conn: Connection, code: str) -> tuple[int, str | None, list[tuple[int, str]]]:
+    """(id, currency, eligible warehouses) of an active channel, in one read (the order hot path)."""
+    rows = conn.execute(_BY_CODE, {"code": code}).all()
+    if not rows:
+        raise NotFound(f"no channel with code {code!r}")
+    if not rows[0].is_active:
+        raise InvalidInput(f"channel {code!r} is switched off", code="channel_inactive")
+    return rows[0].id, rows[0].currency, resolve_warehouses(conn, rows)
+
+
+def resolve_warehouses(conn: Connection, rows: list[Row[Any]]) -> list[tuple[int, str]]:
+    """The rule, in one place: a channel with no warehouses listed may use every active one; a
+    channel with a list uses the active ones on it, in its order."""
+    if not rows:
+        return []
+    if rows[0].warehouse_id is None:
+        return [(w, c) for w, c in conn.execute(_ALL_ACTIVE)]
+    return [(r.warehouse_id, r.warehouse_code) for r in rows if r.warehouse_active]
+
+
+_c, _cw, _w = Channel.__table__.c, ChannelWarehouse.__table__.c, Warehouse.__table__.c
+# A channel with its listed warehouses in preference order (one row per listed warehouse).
+_WITH_WAREHOUSES = (
+    select(
+        _c.id,
+        _c.is_active,
+        _c.currency,
+        _w.id.label("warehouse_id"),
+        _w.code.label("warehouse_code"),
+        _w.is_active.label("warehouse_active"),
+    )
+    .select_from(Channel.__table__)
+    .outerjoin(ChannelWarehouse.__table__, _cw.channel_id == _c.id)
+    .outerjoin(Warehouse.__table__, _w.id == _cw.warehouse_id)
+    .order_by(_cw.position)
+)
+_BY_CODE = _WITH_WAREHOUSES.where(_c.code == bindparam("code"))
+_BY_ID = _WITH_WAREHOUSES.where(_c.id == bindparam("id"))
+_ALL_ACTIVE = select(_w.id, _w.code).where(_w.is_active.is_(True)).order_by(_w.id)

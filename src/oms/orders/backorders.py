@@ -52,7 +52,7 @@ def fill_backorders(session: Session, product_ids: Iterable[int], actor: str) ->
         .order_by(OrderLine.id)
     ).all()
     warehouses_by_channel = {
-        cid: [w.id for w in eligible_warehouses(session, cid)] for cid in {o.channel_id for o in orders.values()}
+        cid: [w for w, _ in eligible_warehouses(session, cid)] for cid in {o.channel_id for o in orders.values()}
     }
     all_wids = {w for ws in warehouses_by_channel.values() for w in ws}
     levels = stock.read_levels(session, pids, all_wids, lock=True)

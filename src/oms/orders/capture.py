@@ -13,19 +13,19 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, select
+from sqlalchemy import and_, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from oms.auth.service import Principal
 from oms.catalog.model import Product
-from oms.channels.model import Channel, ChannelWarehouse
+from oms.channels.service import channel_for_order
 from oms.db import Database
 from oms.db.base import utcnow
-from oms.errors import InsufficientStock, InvalidInput, NotFound
+from oms.errors import InsufficientStock, InvalidInput
 from oms.events.outbox import emit_many
 from oms.inventory import stock
-from oms.inventory.model import StockLevel, Warehouse
+from oms.inventory.model import StockLevel
 from oms.inventory.stock import Level, Movement, MovementKind
 from oms.orders.model import Allocation, Order, OrderLine, Payment
 from oms.orders.queries import load_order, order_number, order_out
@@ -35,29 +35,8 @@ from oms.orders.timeline import record
 from oms.routing.rules import LineRequest, Planner, plan_by_preference
 
 orders_t, lines_t = Order.__table__, OrderLine.__table__
-channels_t, channel_wh_t, warehouses_t = Channel.__table__, ChannelWarehouse.__table__, Warehouse.__table__
 products_t, levels_t = Product.__table__, StockLevel.__table__
 
-# The channel with its listed warehouses in preference order (no rows listed: every active one).
-_CHANNEL = (
-    select(
-        channels_t.c.id,
-        channels_t.c.code,
-        channels_t.c.is_active,
-        channels_t.c.currency,
-        warehouses_t.c.id.label("warehouse_id"),
-        warehouses_t.c.code.label("warehouse_code"),
-        warehouses_t.c.is_active.label("warehouse_active"),
-    )
-    .select_from(channels_t)
-    .outerjoin(channel_wh_t, channel_wh_t.c.channel_id == channels_t.c.id)
-    .outerjoin(warehouses_t, warehouses_t.c.id == channel_wh_t.c.warehouse_id)
-    .where(channels_t.c.code == bindparam("code"))
-    .order_by(channel_wh_t.c.position)
-)
-_ALL_ACTIVE_WAREHOUSES = (
-    select(warehouses_t.c.id, warehouses_t.c.code).where(warehouses_t.c.is_active.is_(True)).order_by(warehouses_t.c.id)
-)
 # The ordered products with their stock in the eligible warehouses, in one read.
 _PRODUCTS_AND_STOCK = (
     select(
@@ -110,7 +89,7 @@ def create_order(
                 raise
             # Another request created the same channel order a moment ago: answer with it.
             with db.read() as session:
-                channel_id = _channel(session.connection(), data.channel)[0]
+                channel_id = channel_for_order(session.connection(), data.channel)[0]
                 existing_id = session.execute(
                     _EXISTING, {"channel_id": channel_id, "external_id": data.external_id}
                 ).scalar()
@@ -120,26 +99,11 @@ def create_order(
     raise InsufficientStock("stock kept changing while reserving; try again")
 
 
-def _channel(conn: Connection, code: str) -> tuple[int, str, list[tuple[int, str]]]:
-    """(channel id, code, eligible warehouses as (id, code) in preference order)."""
-    rows = conn.execute(_CHANNEL, {"code": code}).all()
-    if not rows:
-        raise NotFound(f"no channel with code {code!r}")
-    channel_id, channel_code, active, currency = rows[0][:4]
-    if not active:
-        raise InvalidInput(f"channel {code!r} is switched off", code="channel_inactive")
-    if rows[0].warehouse_id is None:
-        warehouses = [(w, c) for w, c in conn.execute(_ALL_ACTIVE_WAREHOUSES)]
-    else:
-        warehouses = [(r.warehouse_id, r.warehouse_code) for r in rows if r.warehouse_active]
-    return channel_id, currency, warehouses
-
-
 def _create(
     session: Session, data: OrderCreate, principal: Principal, planner: Planner, lock: bool
 ) -> tuple[OrderOut, bool]:
     conn = session.connection()
-    channel_id, channel_currency, warehouses = _channel(conn, data.channel)
+    channel_id, channel_currency, warehouses = channel_for_order(conn, data.channel)
     if channel_currency and channel_currency != data.currency:
         raise InvalidInput(
             f"channel {data.channel!r} takes orders in {channel_currency}, not {data.currency}",

@@ -36,9 +36,6 @@ from oms.orders.rules import (
 from oms.orders.schemas import OrderOut, PaymentCreate
 from oms.orders.timeline import record
 
-orders_t = Order.__table__
-lines_t = OrderLine.__table__
-
 
 def _release_all(session: Session, order: Order, actor: str, reason: str) -> int:
     """Give back every reservation of the order, drop its backorder claims, and hand the freed
