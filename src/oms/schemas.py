@@ -90,7 +90,7 @@ def keyset(stmt, id_column, cursor: str | None, limit: int, *, newest_first: boo
     return stmt.order_by(id_column.desc() if newest_first else id_column).limit(limit + 1)
 
 
-def page_of(items: list[T], limit: int, key: object = None) -> Page[T]:
+def page_of(items: list[T], limit: int) -> Page[T]:
     """Build a page from up to limit+1 fetched rows: the extra row only tells there is more."""
     more = len(items) > limit
     items = items[:limit]

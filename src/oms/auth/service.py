@@ -37,13 +37,11 @@ class Principal:
     role: str
     scopes: frozenset[str]
     token_id: int | None = None
+    expires_at: datetime | None = None
 
     @property
     def actor(self) -> str:
         return self.email
-
-
-SYSTEM = Principal(user_id=0, email="system", role=Role.ADMIN.value, scopes=frozenset())
 
 
 def hash_password(password: str) -> str:
@@ -117,10 +115,8 @@ def create_token(
     return token, row
 
 
-def authenticate_token(session: Session, secret_key: str, token: str, cache: TokenCache | None = None) -> Principal:
+def authenticate_token(session: Session, secret_key: str, token: str) -> Principal:
     token_hash = hash_token(secret_key, token)
-    if cache is not None and (known := cache.get(token_hash)) is not None:
-        return known
     row = session.execute(
         select(
             ApiToken.id,
@@ -142,10 +138,9 @@ def authenticate_token(session: Session, secret_key: str, token: str, cache: Tok
         raise Unauthenticated("the bearer token has been revoked")
     if expires_at is not None and expires_at <= utcnow():
         raise Unauthenticated("the bearer token has expired")
-    principal = Principal(user_id=user_id, email=email, role=role, scopes=frozenset(scopes), token_id=token_id)
-    if cache is not None:
-        cache.put(token_hash, principal, expires_at)
-    return principal
+    return Principal(
+        user_id=user_id, email=email, role=role, scopes=frozenset(scopes), token_id=token_id, expires_at=expires_at
+    )
 
 
 class TokenCache:
@@ -168,10 +163,10 @@ class TokenCache:
             return None
         return principal
 
-    def put(self, token_hash: str, principal: Principal, expires_at: datetime | None) -> None:
+    def put(self, token_hash: str, principal: Principal) -> None:
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
-        self._entries[token_hash] = (time.monotonic() + self.ttl_s, principal, expires_at)
+        self._entries[token_hash] = (time.monotonic() + self.ttl_s, principal, principal.expires_at)
 
 
 def login(session: Session, secret_key: str, email: str, password: str, ttl_hours: int = 12) -> tuple[str, ApiToken]:

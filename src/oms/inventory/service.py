@@ -49,9 +49,11 @@ def _bins_by_code(session: Session, warehouse: Warehouse, codes: list[str | None
     return found
 
 
-def _change(session: Session, kind: str, reference: str | None, product_ids: set[int], actor: str) -> StockChangeOut:
-    """After stock was added: fill waiting backorders, then report the levels."""
-    filled = fill_backorders(session, product_ids, actor)
+def _change(
+    session: Session, kind: str, reference: str | None, product_ids: set[int], actor: str, *, added: bool = True
+) -> StockChangeOut:
+    """After a stock change: fill waiting backorders if stock was added, then report the levels."""
+    filled = fill_backorders(session, product_ids, actor) if added else []
     return StockChangeOut(
         kind=kind,
         reference=reference,
@@ -141,11 +143,7 @@ def adjust(db: Database, data: AdjustmentCreate, principal: Principal) -> StockC
                 )
             ],
         )
-        gained = {product.id} if data.delta > 0 else set()
-        result = _change(session, "adjustment", data.reason, gained, principal.actor)
-        if not gained:
-            result.levels = _stocks(session, {product.id})
-        return result
+        return _change(session, "adjustment", data.reason, {product.id}, principal.actor, added=data.delta > 0)
 
     return db.run(use_case)
 

@@ -63,10 +63,10 @@ def get_warehouse(session: Session, code: str) -> Warehouse:
 
 def warehouse_for_input(session: Session, code: str) -> Warehouse:
     """A warehouse named inside a request body: unknown is a 422, not a 404 of the URL."""
-    w = session.scalar(select(Warehouse).where(Warehouse.code == code))
-    if w is None:
-        raise InvalidInput(f"unknown warehouse {code!r}", code="unknown_warehouse")
-    return w
+    try:
+        return get_warehouse(session, code)
+    except NotFound:
+        raise InvalidInput(f"unknown warehouse {code!r}", code="unknown_warehouse") from None
 
 
 def read_warehouse(db: Database, code: str) -> WarehouseOut:

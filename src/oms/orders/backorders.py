@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from oms.channels.service import eligible_warehouses
@@ -35,6 +35,19 @@ def lock_waiting_orders(session: Session, product_ids: Iterable[int], *also: int
         stmt = select(OrderLine.order_id).where(OrderLine.product_id.in_(pids), OrderLine.backordered > 0)
         waiting = set(session.scalars(stmt))
     return lock_orders(session, waiting | set(also))
+
+
+def units_waiting(session: Session, order_ids: Iterable[int]) -> dict[int, int]:
+    """Backordered units per order, for the orders given (one query)."""
+    ids = sorted(set(order_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(OrderLine.order_id, func.sum(OrderLine.backordered))
+        .where(OrderLine.order_id.in_(ids))
+        .group_by(OrderLine.order_id)
+    )
+    return {order_id: int(units or 0) for order_id, units in rows}
 
 
 def fill_backorders(session: Session, product_ids: Iterable[int], actor: str) -> list[dict[str, Any]]:
@@ -151,11 +164,11 @@ def _update_orders(session: Session, orders: dict, filled: list[dict[str, Any]],
     now = utcnow()
     entries = []
     events = []
+    waiting = units_waiting(session, by_order)
     for order_id, fills in sorted(by_order.items()):
         order = orders[order_id]
-        waiting = sum(session.scalars(select(OrderLine.backordered).where(OrderLine.order_id == order_id)))
         if order.status in OPEN_STATUSES:
-            target = derive_status(order.payment_status, waiting)
+            target = derive_status(order.payment_status, waiting.get(order_id, 0))
             if target != order.status:
                 check_transition(order.status, target, "confirm")
                 order.status = target.value

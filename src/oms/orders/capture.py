@@ -22,7 +22,7 @@ from oms.catalog.model import Product
 from oms.channels.service import channel_for_order
 from oms.db import Database
 from oms.db.base import utcnow
-from oms.errors import InsufficientStock, InvalidInput
+from oms.errors import AlreadyExists, InsufficientStock, InvalidInput
 from oms.events.outbox import emit_many
 from oms.inventory import stock
 from oms.inventory.model import StockLevel
@@ -78,7 +78,19 @@ class _StockMoved(Exception):
 def create_order(
     db: Database, data: OrderCreate, principal: Principal, planner: Planner = plan_by_preference
 ) -> tuple[OrderOut, bool]:
-    """Returns (order, created). A repeat of (channel, external_id) returns the first order."""
+    """Returns (order, created). A repeat of (channel, external_id) returns the first order to a
+    caller who may read orders; one who may only create them learns that it exists, nothing more."""
+    order, created = _create_once(db, data, principal, planner)
+    if not created and "orders:read" not in principal.scopes:
+        raise AlreadyExists(
+            f"channel {data.channel!r} already has order {data.external_id!r} ({order.number})",
+            order_id=order.id,
+            number=order.number,
+        )
+    return order, created
+
+
+def _create_once(db: Database, data: OrderCreate, principal: Principal, planner: Planner) -> tuple[OrderOut, bool]:
     for lock in (False, True):
         try:
             return db.run(lambda s, lock=lock: _create(s, data, principal, planner, lock))

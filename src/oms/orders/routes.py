@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from oms.auth.service import Principal
-from oms.errors import AlreadyExists
 from oms.orders import queries, service
 from oms.orders.rules import OrderStatus
 from oms.orders.schemas import (
@@ -45,13 +44,6 @@ def create_order(
 ):
     def work():  # type: ignore[no-untyped-def]
         order, was_created = service.create_order(db, body, principal)
-        if not was_created and "orders:read" not in principal.scopes:
-            # The existing order is not this caller's to read: say it exists, show nothing of it.
-            raise AlreadyExists(
-                f"channel {body.channel!r} already has order {body.external_id!r} ({order.number})",
-                order_id=order.id,
-                number=order.number,
-            )
         return order, 201 if was_created else 200
 
     return created(request, principal, key, body, work)

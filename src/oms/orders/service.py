@@ -18,7 +18,7 @@ from oms.events.outbox import emit_many
 from oms.inventory import stock
 from oms.inventory.stock import Movement, MovementKind
 from oms.money import check_amount
-from oms.orders.backorders import fill_backorders, lock_waiting_orders
+from oms.orders.backorders import fill_backorders, lock_waiting_orders, units_waiting
 from oms.orders.capture import create_order  # noqa: F401  (the service's whole surface in one place)
 from oms.orders.locks import lock_order
 from oms.orders.model import Allocation, Order, OrderLine, Payment
@@ -144,8 +144,7 @@ def release_order(db: Database, order_id: int, principal: Principal) -> OrderOut
             )
         target = OrderStatus(order.held_from or OrderStatus.PENDING_PAYMENT)
         if target in OPEN_STATUSES:  # payment or stock may have moved while it was held
-            waiting = sum(session.scalars(select(OrderLine.backordered).where(OrderLine.order_id == order.id)))
-            target = derive_status(order.payment_status, waiting)
+            target = derive_status(order.payment_status, units_waiting(session, [order.id]).get(order.id, 0))
         check_transition(order.status, target, "release")
         order.status = target.value
         order.held_from = None
@@ -202,8 +201,7 @@ def record_payment(db: Database, order_id: int, data: PaymentCreate, principal: 
             )
         ]
         if order.status in OPEN_STATUSES:
-            waiting = sum(session.scalars(select(OrderLine.backordered).where(OrderLine.order_id == order.id)))
-            target = derive_status(order.payment_status, waiting)
+            target = derive_status(order.payment_status, units_waiting(session, [order.id]).get(order.id, 0))
             if target != order.status:
                 check_transition(order.status, target, "confirm")
                 order.status = target.value

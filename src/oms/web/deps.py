@@ -38,15 +38,18 @@ async def authenticate(
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
     state = request.app.state
-    cached = state.token_cache.get(hash_token(state.secret_key, token.strip()))
+    token_hash = hash_token(state.secret_key, token.strip())
+    cached = state.token_cache.get(token_hash)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
 
     def lookup() -> Principal:
         with state.db.read() as session:
-            return authenticate_token(session, state.secret_key, token.strip(), state.token_cache)
+            return authenticate_token(session, state.secret_key, token.strip())
 
-    return await run_in_threadpool(lookup)
+    principal = await run_in_threadpool(lookup)
+    state.token_cache.put(token_hash, principal)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
