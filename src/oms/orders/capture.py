@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select
+from sqlalchemy import Connection, and_, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,12 +27,14 @@ from oms.events.outbox import emit_many
 from oms.inventory import stock
 from oms.inventory.model import StockLevel
 from oms.inventory.stock import Level, Movement, MovementKind
+from oms.orders import capture_pg
+from oms.orders.capture_pg import ProductRow, Snapshot
 from oms.orders.model import Allocation, Order, OrderLine, Payment
 from oms.orders.queries import load_order, order_number, order_out
 from oms.orders.rules import check_payment, compute_total, derive_status, payment_status_for
 from oms.orders.schemas import AllocationOut, LineOut, OrderCreate, OrderOut
 from oms.orders.timeline import record
-from oms.routing.rules import LineRequest, Planner, plan_by_preference
+from oms.routing.rules import LineRequest, Plan, Planner, plan_by_preference
 
 orders_t, lines_t = Order.__table__, OrderLine.__table__
 products_t, levels_t = Product.__table__, StockLevel.__table__
@@ -111,29 +113,41 @@ def _create_once(db: Database, data: OrderCreate, principal: Principal, planner:
     raise InsufficientStock("stock kept changing while reserving; try again")
 
 
+def _read(conn: Connection, data: OrderCreate, skus: list[str]) -> Snapshot:
+    """The portable read: the channel, a repeat of its external_id, the products and their stock."""
+    channel_id, currency, warehouses = channel_for_order(conn, data.channel)
+    existing_id = None
+    if data.external_id is not None:
+        existing_id = conn.execute(_EXISTING, {"channel_id": channel_id, "external_id": data.external_id}).scalar()
+    products: dict[str, ProductRow] = {}
+    available: dict[tuple[int, int], tuple[int, int]] = {}
+    wids = [w for w, _ in warehouses]
+    for row in conn.execute(_PRODUCTS_AND_STOCK, {"skus": skus, "warehouses": wids or [-1]}):
+        products[row.sku] = ProductRow(row.id, row.sku, row.name, row.allow_backorder, row.reorder_point, row.is_active)
+        if row.warehouse_id is not None:
+            available[(row.id, row.warehouse_id)] = (row.on_hand, row.reserved)
+    return Snapshot(channel_id, currency, warehouses, existing_id, products, available)
+
+
 def _create(
     session: Session, data: OrderCreate, principal: Principal, planner: Planner, lock: bool
 ) -> tuple[OrderOut, bool]:
     conn = session.connection()
-    channel_id, channel_currency, warehouses = channel_for_order(conn, data.channel)
-    if channel_currency and channel_currency != data.currency:
+    skus = list(dict.fromkeys(line.sku for line in data.lines))
+    # PostgreSQL's first attempt takes the two-statement path (oms.orders.capture_pg); SQLite, and
+    # the second attempt under row locks, take the portable one.
+    fast = not lock and conn.dialect.name == "postgresql"
+    snap = capture_pg.read(conn, data.channel, data.external_id, skus) if fast else _read(conn, data, skus)
+    warehouses, products = snap.warehouses, snap.products
+    if snap.currency and snap.currency != data.currency:
         raise InvalidInput(
-            f"channel {data.channel!r} takes orders in {channel_currency}, not {data.currency}",
+            f"channel {data.channel!r} takes orders in {snap.currency}, not {data.currency}",
             code="currency_mismatch",
         )
-    if data.external_id is not None:
-        existing_id = conn.execute(_EXISTING, {"channel_id": channel_id, "external_id": data.external_id}).scalar()
-        if existing_id is not None:
-            return load_order(session, existing_id), False
-
+    if snap.existing_id is not None:
+        return load_order(session, snap.existing_id), False
     wids = [w for w, _ in warehouses]
-    skus = list(dict.fromkeys(line.sku for line in data.lines))
-    products: dict[str, Any] = {}
-    levels: dict[tuple[int, int], Level] = {}
-    for row in conn.execute(_PRODUCTS_AND_STOCK, {"skus": skus, "warehouses": wids or [-1]}):
-        products[row.sku] = row
-        if row.warehouse_id is not None:
-            levels[(row.id, row.warehouse_id)] = Level(row.on_hand, row.reserved)
+    levels = {k: Level(*v) for k, v in snap.available.items()}
     unknown = [s for s in skus if s not in products]
     if unknown:
         raise InvalidInput(f"unknown SKU(s): {', '.join(unknown)}", code="unknown_sku", skus=unknown)
@@ -187,7 +201,7 @@ def _create(
     code_of = dict(warehouses)
     addr, cust = data.shipping_address, data.customer
     order_row = {
-        "channel_id": channel_id,
+        "channel_id": snap.channel_id,
         "external_id": data.external_id,
         "status": status.value,
         "payment_status": payment_status.value,
@@ -217,10 +231,8 @@ def _create(
         "created_at": now,
         "updated_at": now,
     }
-    order_id = conn.execute(_INSERT_ORDER, order_row).scalar_one()
     line_rows = [
         {
-            "order_id": order_id,
             "line_no": r.line_no,
             "product_id": r.product_id,
             "sku": line.sku,
@@ -232,7 +244,85 @@ def _create(
         }
         for r, line in zip(requests, data.lines, strict=True)
     ]
-    line_ids = {n: i for i, n in conn.execute(_INSERT_LINES, line_rows)}
+    pay = data.payment if paying else None
+    payment_row = (
+        {"status": pay.status.value, "amount": pay.amount, "method": pay.method, "reference": pay.reference}
+        if pay is not None
+        else None
+    )
+    timeline: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("created", f"Order created from channel {data.channel}", None)
+    ]
+    if pay is not None:
+        timeline.append(("payment", f"Payment {pay.status.value}: {pay.amount} {data.currency}", None))
+    waiting = {data.lines[n - 1].sku: q for n, q in plan.short.items()}
+    if waiting:
+        message = "Waiting for stock: " + ", ".join(f"{q} x {s}" for s, q in waiting.items())
+        timeline.append(("backordered", message, waiting))
+    reorder_points = {row.id: row.reorder_point for row in products.values()}
+
+    if fast:
+        assert not waiting  # a shortfall always goes to the locked, portable attempt
+        picks = [(p.line_no, p.product_id, p.warehouse_id, p.quantity) for p in plan.picks]
+        written = capture_pg.write(
+            conn,
+            order_row,
+            line_rows,
+            picks,
+            payment_row,
+            [(t, m) for t, m, _ in timeline],
+            reorder_points,
+            data.channel,
+            now,
+        )
+        if written.reserved_rows != len({(p.product_id, p.warehouse_id) for p in plan.picks}):
+            raise _StockMoved
+        order_id, line_ids = written.order_id, written.line_ids
+    else:
+        order_id, line_ids = _write(
+            session,
+            order_row,
+            line_rows,
+            plan,
+            payment_row,
+            timeline,
+            waiting,
+            reorder_points,
+            principal.actor,
+            data.channel,
+            lock,
+        )
+
+    allocations: dict[int, list[AllocationOut]] = {}
+    for p in plan.picks:
+        allocations.setdefault(p.line_no, []).append(
+            AllocationOut(warehouse=code_of[p.warehouse_id], quantity=p.quantity)
+        )
+    lines_out = [
+        LineOut(id=line_ids[row["line_no"]], allocations=allocations.get(row["line_no"], []), **row)
+        for row in line_rows
+    ]
+    return order_out(Order(id=order_id, **order_row), data.channel, lines_out), True
+
+
+def _write(
+    session: Session,
+    order_row: dict[str, Any],
+    line_rows: list[dict[str, Any]],
+    plan: Plan,
+    payment_row: dict[str, Any] | None,
+    timeline: list[tuple[str, str, dict[str, Any] | None]],
+    waiting: dict[str, int],
+    reorder_points: dict[int, int | None],
+    actor: str,
+    channel: str,
+    lock: bool,
+) -> tuple[int, dict[int, int]]:
+    """The portable write: the order, its lines, reservations through ``oms.inventory.stock``,
+    allocations, payment, timeline and events. Returns (order id, {line_no: line id})."""
+    conn = session.connection()
+    order_id = conn.execute(_INSERT_ORDER, order_row).scalar_one()
+    line_ids = {n: i for i, n in conn.execute(_INSERT_LINES, [{**r, "order_id": order_id} for r in line_rows])}
     reference = f"order {order_number(order_id)}"
     try:
         stock.apply(
@@ -242,14 +332,14 @@ def _create(
                     p.product_id,
                     p.warehouse_id,
                     MovementKind.RESERVATION,
-                    principal.actor,
+                    actor,
                     delta_reserved=p.quantity,
                     reference=reference,
                     order_id=order_id,
                 )
                 for p in plan.picks
             ],
-            reorder_points={row.id: row.reorder_point for row in products.values()},
+            reorder_points=reorder_points,
         )
     except InsufficientStock:
         if lock:  # under row locks the plan cannot be overtaken: this is a real shortage
@@ -269,45 +359,22 @@ def _create(
                 for p in plan.picks
             ],
         )
-    actor = principal.actor
-    timeline: list[tuple[int, str, str, str, dict[str, Any] | None]] = [
-        (order_id, actor, "created", f"Order created from channel {data.channel}", None)
-    ]
-    events: list[tuple[str, dict[str, Any]]] = [
-        ("order.created", {"order_id": order_id, "channel": data.channel, "status": status.value})
-    ]
-    if paying:
-        pay = data.payment
-        assert pay is not None
+    if payment_row is not None:
         conn.execute(
             _INSERT_PAYMENT,
             {
+                **payment_row,
                 "order_id": order_id,
-                "status": pay.status.value,
-                "amount": pay.amount,
-                "currency": data.currency,
-                "method": pay.method,
-                "reference": pay.reference,
+                "currency": order_row["currency"],
                 "actor": actor,
-                "created_at": now,
+                "created_at": order_row["created_at"],
             },
         )
-        timeline.append((order_id, actor, "payment", f"Payment {pay.status.value}: {pay.amount} {data.currency}", None))
-    if backordered:
-        waiting = {data.lines[n - 1].sku: q for n, q in plan.short.items()}
-        message = "Waiting for stock: " + ", ".join(f"{q} x {s}" for s, q in waiting.items())
-        timeline.append((order_id, actor, "backordered", message, waiting))
-        events.append(("order.backordered", {"order_id": order_id, "lines": waiting}))
-    record(session, timeline)
-    emit_many(session, events)
-
-    allocations: dict[int, list[AllocationOut]] = {}
-    for p in plan.picks:
-        allocations.setdefault(p.line_no, []).append(
-            AllocationOut(warehouse=code_of[p.warehouse_id], quantity=p.quantity)
-        )
-    lines_out = [
-        LineOut(id=line_ids[row["line_no"]], allocations=allocations.get(row["line_no"], []), **row)
-        for row in line_rows
+    record(session, [(order_id, actor, t, m, d) for t, m, d in timeline])
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("order.created", {"order_id": order_id, "channel": channel, "status": order_row["status"]})
     ]
-    return order_out(Order(id=order_id, **order_row), data.channel, lines_out), True
+    if waiting:
+        events.append(("order.backordered", {"order_id": order_id, "lines": waiting}))
+    emit_many(session, events)
+    return order_id, line_ids
