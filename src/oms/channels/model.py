@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oms.db.base import Base, PkId, Timestamp, utcnow
@@ -18,6 +18,8 @@ class Channel(Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))
     currency: Mapped[str | None] = mapped_column(String(3))
+    # Whether routing may ship this channel's orders from shops (warehouses of kind "store").
+    allow_stores: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 

@@ -7,3 +7,6 @@ from oms.events import model as events_model  # noqa: F401
 from oms.idempotency import model as idempotency_model  # noqa: F401
 from oms.inventory import model as inventory_model  # noqa: F401
 from oms.orders import model as orders_model  # noqa: F401
+from oms.packing import model as packing_model  # noqa: F401
+from oms.picking import model as picking_model  # noqa: F401
+from oms.shipping import model as shipping_model  # noqa: F401

@@ -64,6 +64,23 @@ class StockLevel(Base):
     reserved: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class BinStock(Base):
+    """Units of a product in one bin. Written by ``oms.inventory.stock`` with the ledger rows that
+    carry the bin, so each bin equals the sum of its ledger rows; a warehouse's bins never hold
+    more than its on_hand (the rest is not put away yet)."""
+
+    __tablename__ = "bin_stock"
+    __table_args__ = (
+        CheckConstraint("quantity >= 0", name="non_negative"),
+        Index("ix_bin_stock_warehouse_id_product_id", "warehouse_id", "product_id"),
+    )
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    bin_id: Mapped[int] = mapped_column(ForeignKey("bins.id", ondelete="CASCADE"), primary_key=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    quantity: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class StockMovement(Base):
     """The append-only ledger. Each row moves on_hand and/or reserved by a signed amount."""
 

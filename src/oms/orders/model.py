@@ -86,6 +86,7 @@ class Allocation(Base):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
     quantity: Mapped[int] = mapped_column(Integer)
+    picked: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # units in a tote
 
 
 class Payment(Base):
