@@ -25,7 +25,7 @@ from oms.db.base import Base
 from oms.demo import ADMIN_EMAIL, DEMO_PASSWORD, build_catalogue, gtin13, seed_demo
 from oms.inventory.model import Bin, StockLevel, Warehouse
 from oms.inventory.schemas import WarehouseAddress, WarehouseCreate
-from oms.inventory.stock import Level, ledger_mismatches
+from oms.inventory.stock import Level, bin_mismatches, ledger_mismatches
 from oms.inventory.warehouses import create_warehouse
 from oms.orders.model import Allocation, Order, OrderLine
 
@@ -73,7 +73,7 @@ def test_the_demo_is_a_whole_business_whose_stock_matches_the_ledger(db, setting
         levels = {
             (s.product_id, s.warehouse_id): Level(s.on_hand, s.reserved) for s in session.scalars(select(StockLevel))
         }
-        assert levels and ledger_mismatches(session) == {}
+        assert levels and ledger_mismatches(session) == {} and bin_mismatches(session) == {}
         allocated: dict[tuple[int, int], int] = defaultdict(int)
         for a in session.scalars(select(Allocation)):
             allocated[(a.product_id, a.warehouse_id)] += a.quantity

@@ -20,7 +20,7 @@ from oms.db.base import utcnow
 from oms.db.locks import lock_in_key_order, sorted_keys
 from oms.errors import InsufficientStock
 from oms.events.outbox import emit_many
-from oms.inventory.model import StockLevel, StockMovement
+from oms.inventory.model import BinStock, StockLevel, StockMovement
 
 levels_table = StockLevel.__table__
 movements_table = StockMovement.__table__
@@ -42,6 +42,15 @@ _CHANGE_LEVEL = (
 )
 
 
+_b = BinStock.__table__.c
+# Bin quantities: the same conditional shape; a bin never goes below zero.
+_TAKE_FROM_BIN = (
+    update(BinStock.__table__)
+    .where(_b.product_id == bindparam("p"), _b.bin_id == bindparam("b"), _b.quantity + bindparam("d") >= 0)
+    .values(quantity=_b.quantity + bindparam("d"))
+    .returning(_b.quantity)
+)
+
 # RETURNING makes SQLAlchemy send many rows as one multi-row INSERT (see oms.orders.capture).
 _INSERT_MOVEMENTS = insert(movements_table).returning(movements_table.c.id)
 
@@ -53,6 +62,8 @@ class MovementKind(StrEnum):
     TRANSFER_IN = "transfer_in"
     RESERVATION = "reservation"
     RELEASE = "release"
+    PUTAWAY = "putaway"  # into or between bins: the warehouse's on_hand does not change
+    PICK = "pick"  # from a bin into a tote: the warehouse's on_hand does not change
     SHIPMENT = "shipment"
     RETURN = "return"
 
@@ -150,10 +161,54 @@ def apply(
                 warehouse_id=key[1],
             )
         after[key] = Level(row[0], row[1])
+    _move_bins(session, movements)
     now = utcnow()
     conn.execute(_INSERT_MOVEMENTS, [_ledger_row(m, now) for m in movements])
     _emit_low_stock(session, net, after, reorder_points)
     return after
+
+
+def _move_bins(session: Session, movements: list[Movement]) -> None:
+    """Bin quantities follow the ledger rows that name a bin, in (product, bin) order, after the
+    level rows (the lock order). Taking more than a bin holds raises InsufficientStock."""
+    net: dict[tuple[int, int], int] = defaultdict(int)
+    warehouse_of: dict[int, int] = {}
+    for m in movements:
+        if m.bin_id is not None and m.delta_on_hand:
+            net[(m.product_id, m.bin_id)] += m.delta_on_hand
+            warehouse_of[m.bin_id] = m.warehouse_id
+    if not net:
+        return
+    growing = sorted(k for k, d in net.items() if d > 0)
+    if growing:
+        dialect = session.get_bind().dialect.name
+        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(BinStock.__table__)
+        session.execute(
+            ins.on_conflict_do_nothing(index_elements=["product_id", "bin_id"]),
+            [{"product_id": p, "bin_id": b, "warehouse_id": warehouse_of[b], "quantity": 0} for p, b in growing],
+        )
+    conn = session.connection()
+    for (p, b), d in sorted(net.items()):
+        if d and conn.execute(_TAKE_FROM_BIN, {"p": p, "b": b, "d": d}).first() is None:
+            raise InsufficientStock("the bin holds fewer units than this takes", product_id=p, bin_id=b)
+
+
+def bin_mismatches(session: Session) -> dict[tuple[int, int], tuple[int, int]]:
+    """Every (product, bin) whose quantity differs from the sum of its ledger rows:
+    {key: (quantity, ledger)}. Empty means the bins balance."""
+    c = movements_table.c
+    ledger = {
+        (p, b): int(q or 0)
+        for p, b, q in session.execute(
+            select(c.product_id, c.bin_id, func.sum(c.delta_on_hand))
+            .where(c.bin_id.is_not(None))
+            .group_by(c.product_id, c.bin_id)
+        )
+    }
+    held = {(p, b): q for p, b, q in session.execute(select(_b.product_id, _b.bin_id, _b.quantity))}
+    return {
+        k: (held.get(k, 0), ledger.get(k, 0)) for k in held.keys() | ledger.keys() if held.get(k, 0) != ledger.get(k, 0)
+    }
 
 
 def _emit_low_stock(

@@ -214,6 +214,13 @@ def upgrade() -> None:
     with op.batch_alter_table("pick_scans", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_pick_scans_pick_list_id"), ["pick_list_id"], unique=False)
 
+    # Bins already named by ledger rows start with what the ledger says they hold.
+    op.execute(
+        "INSERT INTO bin_stock (product_id, bin_id, warehouse_id, quantity) "
+        "SELECT product_id, bin_id, MIN(warehouse_id), SUM(delta_on_hand) FROM stock_movements "
+        "WHERE bin_id IS NOT NULL GROUP BY product_id, bin_id HAVING SUM(delta_on_hand) > 0"
+    )
+
     with op.batch_alter_table("allocations", schema=None) as batch_op:
         batch_op.add_column(sa.Column("picked", sa.Integer(), server_default="0", nullable=False))
 
