@@ -30,7 +30,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/orders_http.py --quick
+	$(BIN)/python bench/routing.py --quick
+	$(BIN)/python bench/pickpath.py --quick
+	$(BIN)/python bench/cartons.py --quick
 
 # The load generator and PostgreSQL's benchmark tool come from Debian's packages.
 bench-deps:
