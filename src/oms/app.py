@@ -20,6 +20,9 @@ from oms.db import Database
 from oms.inventory.routes import inventory as inventory_router
 from oms.inventory.routes import warehouses as warehouses_router
 from oms.orders.routes import router as orders_router
+from oms.packing.routes import router as packing_router
+from oms.picking.routes import router as picking_router
+from oms.routing import geocode
 from oms.web import errors
 from oms.web.middleware import BodyLimit
 
@@ -32,6 +35,8 @@ def _lifespan(threads: int):  # type: ignore[no-untyped-def]
         # Endpoints are sync and run in threads. A few threads per process keep the GIL from
         # thrashing under load (more requests simply queue), and stay below the connection pool.
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        # The offline ZIP and city tables load in about a second: now, not on the first order.
+        await anyio.to_thread.run_sync(geocode.preload)
         yield
         app.state.db.dispose()
 
@@ -63,7 +68,16 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.token_cache = TokenCache(ttl_s=settings.token_cache_s)
 
     api = APIRouter(prefix=API_PREFIX)
-    for router in (auth_router, channels_router, catalog_router, warehouses_router, inventory_router, orders_router):
+    for router in (
+        auth_router,
+        channels_router,
+        catalog_router,
+        warehouses_router,
+        inventory_router,
+        orders_router,
+        picking_router,
+        packing_router,
+    ):
         api.include_router(router)
     app.include_router(api)
 

@@ -32,6 +32,7 @@ SCOPES: dict[str, str] = {
     "orders:write": "Create orders",
     "orders:hold": "Put orders on hold and release them",
     "orders:cancel": "Cancel orders",
+    "orders:reroute": "Route orders again (choose other warehouses)",
     "payments:write": "Record payment authorisations and captures",
     "picking:write": "Pick orders",
     "packing:write": "Pack orders",
@@ -50,7 +51,9 @@ ROLE_SCOPES: dict[Role, frozenset[str]] = {
     Role.PACKER: frozenset(_READ_FLOOR | {"packing:write"}),
     Role.SHIPPER: frozenset(_READ_FLOOR | {"shipping:write"}),
     Role.CLERK: frozenset(_READ_FLOOR | {"orders:write", "payments:write", "orders:hold"}),
-    Role.SUPPORT: frozenset(_READ_FLOOR | {"orders:hold", "orders:cancel", "payments:write", "returns:write"}),
+    Role.SUPPORT: frozenset(
+        _READ_FLOOR | {"orders:hold", "orders:cancel", "orders:reroute", "payments:write", "returns:write"}
+    ),
     Role.CUSTOMER: frozenset({"products:read", "orders:read_own"}),
 }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Row, bindparam, insert, select
 from sqlalchemy.orm import Session
@@ -13,6 +13,7 @@ from oms.db import Database
 from oms.errors import AlreadyExists, InvalidInput, NotFound
 from oms.inventory.model import Warehouse
 from oms.money import currency_exponent
+from oms.routing.scoring import Candidate
 from oms.schemas import Page, keyset, page_of
 
 
@@ -88,27 +89,47 @@ def get_channel(session: Session, code: str) -> Channel:
 
 def eligible_warehouses(session: Session, channel_id: int) -> list[tuple[int, str]]:
     """The active warehouses a channel may ship from, as (id, code) in its preference order."""
-    return resolve_warehouses(session.connection(), session.execute(_BY_ID, {"id": channel_id}).all())
+    return [(c.id, c.code) for c in routing_candidates(session, channel_id)[1]]
 
 
-def channel_for_order(conn: Connection, code: str) -> tuple[int, str | None, list[tuple[int, str]]]:
-    """(id, currency, eligible warehouses) of an active channel, in one read (the order hot path)."""
+def routing_candidates(session: Session, channel_id: int) -> tuple[bool, list[Candidate]]:
+    """(stores allowed, the eligible warehouses as routing candidates in preference order)."""
+    rows = session.execute(_BY_ID, {"id": channel_id}).all()
+    return (rows[0].allow_stores if rows else True), resolve_candidates(session.connection(), rows)
+
+
+def channel_for_order(conn: Connection, code: str) -> ChannelForOrder:
+    """An active channel with its eligible warehouses, in one read (the order hot path)."""
     rows = conn.execute(_BY_CODE, {"code": code}).all()
     if not rows:
         raise NotFound(f"no channel with code {code!r}")
     if not rows[0].is_active:
         raise InvalidInput(f"channel {code!r} is switched off", code="channel_inactive")
-    return rows[0].id, rows[0].currency, resolve_warehouses(conn, rows)
+    return ChannelForOrder(rows[0].id, rows[0].currency, rows[0].allow_stores, resolve_candidates(conn, rows))
 
 
-def resolve_warehouses(conn: Connection, rows: list[Row[Any]]) -> list[tuple[int, str]]:
-    """The rule, in one place: a channel with no warehouses listed may use every active one; a
-    channel with a list uses the active ones on it, in its order."""
+class ChannelForOrder(NamedTuple):
+    id: int
+    currency: str | None
+    allow_stores: bool
+    candidates: list[Candidate]
+
+
+def resolve_candidates(conn: Connection, rows: list[Row[Any]]) -> list[Candidate]:
+    """The rule, in one place (oms.orders.capture_pg repeats it in SQL, and the tests run both): a
+    channel with no warehouses listed may use every active one; a channel with a list uses the
+    active ones on it, in its order."""
     if not rows:
         return []
     if rows[0].warehouse_id is None:
-        return [(w, c) for w, c in conn.execute(_ALL_ACTIVE)]
-    return [(r.warehouse_id, r.warehouse_code) for r in rows if r.warehouse_active]
+        listed = [(r.id, r.code, r.kind, r.latitude, r.longitude) for r in conn.execute(_ALL_ACTIVE)]
+    else:
+        listed = [
+            (r.warehouse_id, r.warehouse_code, r.warehouse_kind, r.warehouse_latitude, r.warehouse_longitude)
+            for r in rows
+            if r.warehouse_active
+        ]
+    return [Candidate(w, code, lat, lon, kind, rank) for rank, (w, code, kind, lat, lon) in enumerate(listed)]
 
 
 _c, _cw, _w = Channel.__table__.c, ChannelWarehouse.__table__.c, Warehouse.__table__.c
@@ -118,9 +139,13 @@ _WITH_WAREHOUSES = (
         _c.id,
         _c.is_active,
         _c.currency,
+        _c.allow_stores,
         _w.id.label("warehouse_id"),
         _w.code.label("warehouse_code"),
         _w.is_active.label("warehouse_active"),
+        _w.kind.label("warehouse_kind"),
+        _w.latitude.label("warehouse_latitude"),
+        _w.longitude.label("warehouse_longitude"),
     )
     .select_from(Channel.__table__)
     .outerjoin(ChannelWarehouse.__table__, _cw.channel_id == _c.id)
@@ -129,4 +154,4 @@ _WITH_WAREHOUSES = (
 )
 _BY_CODE = _WITH_WAREHOUSES.where(_c.code == bindparam("code"))
 _BY_ID = _WITH_WAREHOUSES.where(_c.id == bindparam("id"))
-_ALL_ACTIVE = select(_w.id, _w.code).where(_w.is_active.is_(True)).order_by(_w.id)
+_ALL_ACTIVE = select(_w.id, _w.code, _w.kind, _w.latitude, _w.longitude).where(_w.is_active.is_(True)).order_by(_w.id)

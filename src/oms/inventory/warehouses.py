@@ -12,6 +12,7 @@ from oms.errors import AlreadyExists, InvalidInput, NotFound
 from oms.inventory.model import Bin, StockLevel, Warehouse
 from oms.inventory.schemas import BinCreate, BinOut, WarehouseCreate, WarehouseOut, WarehouseUpdate
 from oms.orders.backorders import fill_backorders
+from oms.routing.geocode import Geocode, geocode
 from oms.schemas import Page, keyset, page_of
 
 
@@ -36,6 +37,15 @@ def _warehouse_out(w: Warehouse) -> WarehouseOut:
 
 
 def create_warehouse(db: Database, data: WarehouseCreate) -> WarehouseOut:
+    latitude, longitude = data.latitude, data.longitude
+    if latitude is None:
+        # Routing measures distances from here: without coordinates, the address's ZIP or city
+        # centroid (offline) stands in. A warehouse nothing matches stays without a position.
+        a = data.address
+        point = geocode(a.country, a.postal_code, a.city, a.region)
+        if isinstance(point, Geocode):
+            latitude, longitude = point.latitude, point.longitude
+
     def use_case(session: Session) -> WarehouseOut:
         if session.scalar(select(Warehouse.id).where(Warehouse.code == data.code)):
             raise AlreadyExists(f"a warehouse with code {data.code!r} already exists")
@@ -43,8 +53,8 @@ def create_warehouse(db: Database, data: WarehouseCreate) -> WarehouseOut:
             code=data.code,
             name=data.name,
             kind=data.kind.value,
-            latitude=data.latitude,
-            longitude=data.longitude,
+            latitude=latitude,
+            longitude=longitude,
             **data.address.model_dump(),
         )
         session.add(w)

@@ -34,7 +34,8 @@ from oms.orders.queries import load_order, order_number, order_out
 from oms.orders.rules import check_payment, compute_total, derive_status, payment_status_for
 from oms.orders.schemas import AllocationOut, LineOut, OrderCreate, OrderOut
 from oms.orders.timeline import record
-from oms.routing.rules import LineRequest, Plan, Planner, plan_by_preference
+from oms.routing.rules import LineRequest, Plan, Planner
+from oms.routing.service import destination_of, planner_for
 
 orders_t, lines_t = Order.__table__, OrderLine.__table__
 products_t, levels_t = Product.__table__, StockLevel.__table__
@@ -78,7 +79,7 @@ class _StockMoved(Exception):
 
 
 def create_order(
-    db: Database, data: OrderCreate, principal: Principal, planner: Planner = plan_by_preference
+    db: Database, data: OrderCreate, principal: Principal, planner: Planner | None = None
 ) -> tuple[OrderOut, bool]:
     """Returns (order, created). A repeat of (channel, external_id) returns the first order to a
     caller who may read orders; one who may only create them learns that it exists, nothing more."""
@@ -92,7 +93,9 @@ def create_order(
     return order, created
 
 
-def _create_once(db: Database, data: OrderCreate, principal: Principal, planner: Planner) -> tuple[OrderOut, bool]:
+def _create_once(
+    db: Database, data: OrderCreate, principal: Principal, planner: Planner | None
+) -> tuple[OrderOut, bool]:
     for lock in (False, True):
         try:
             return db.run(lambda s, lock=lock: _create(s, data, principal, planner, lock))
@@ -103,7 +106,7 @@ def _create_once(db: Database, data: OrderCreate, principal: Principal, planner:
                 raise
             # Another request created the same channel order a moment ago: answer with it.
             with db.read() as session:
-                channel_id = channel_for_order(session.connection(), data.channel)[0]
+                channel_id = channel_for_order(session.connection(), data.channel).id
                 existing_id = session.execute(
                     _EXISTING, {"channel_id": channel_id, "external_id": data.external_id}
                 ).scalar()
@@ -115,22 +118,24 @@ def _create_once(db: Database, data: OrderCreate, principal: Principal, planner:
 
 def _read(conn: Connection, data: OrderCreate, skus: list[str]) -> Snapshot:
     """The portable read: the channel, a repeat of its external_id, the products and their stock."""
-    channel_id, currency, warehouses = channel_for_order(conn, data.channel)
+    channel = channel_for_order(conn, data.channel)
     existing_id = None
     if data.external_id is not None:
-        existing_id = conn.execute(_EXISTING, {"channel_id": channel_id, "external_id": data.external_id}).scalar()
+        existing_id = conn.execute(_EXISTING, {"channel_id": channel.id, "external_id": data.external_id}).scalar()
     products: dict[str, ProductRow] = {}
     available: dict[tuple[int, int], tuple[int, int]] = {}
-    wids = [w for w, _ in warehouses]
+    wids = [c.id for c in channel.candidates]
     for row in conn.execute(_PRODUCTS_AND_STOCK, {"skus": skus, "warehouses": wids or [-1]}):
         products[row.sku] = ProductRow(row.id, row.sku, row.name, row.allow_backorder, row.reorder_point, row.is_active)
         if row.warehouse_id is not None:
             available[(row.id, row.warehouse_id)] = (row.on_hand, row.reserved)
-    return Snapshot(channel_id, currency, warehouses, existing_id, products, available)
+    return Snapshot(
+        channel.id, channel.currency, channel.allow_stores, channel.candidates, existing_id, products, available
+    )
 
 
 def _create(
-    session: Session, data: OrderCreate, principal: Principal, planner: Planner, lock: bool
+    session: Session, data: OrderCreate, principal: Principal, planner: Planner | None, lock: bool
 ) -> tuple[OrderOut, bool]:
     conn = session.connection()
     skus = list(dict.fromkeys(line.sku for line in data.lines))
@@ -138,7 +143,8 @@ def _create(
     # the second attempt under row locks, take the portable one.
     fast = not lock and conn.dialect.name == "postgresql"
     snap = capture_pg.read(conn, data.channel, data.external_id, skus) if fast else _read(conn, data, skus)
-    warehouses, products = snap.warehouses, snap.products
+    products = snap.products
+    warehouses = [(c.id, c.code) for c in snap.candidates]
     if snap.currency and snap.currency != data.currency:
         raise InvalidInput(
             f"channel {data.channel!r} takes orders in {snap.currency}, not {data.currency}",
@@ -176,6 +182,8 @@ def _create(
         pids = sorted({r.product_id for r in requests})
         stock.ensure_level_rows(session, [(p, w) for p in pids for w in sorted(wids)])
         levels = stock.read_levels(session, pids, wids, lock=True)
+    if planner is None:
+        planner = planner_for(snap.candidates, destination_of(data.shipping_address), snap.allow_stores)
     plan = planner(requests, wids, {k: v.available for k, v in levels.items()})
     if plan.short and not lock:
         # A shortfall read without locks may be stale (stock received a moment ago would not fill

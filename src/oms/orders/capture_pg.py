@@ -30,6 +30,7 @@ from sqlalchemy import Connection
 
 from oms.errors import InvalidInput, NotFound
 from oms.orders.queries import NUMBER_PREFIX
+from oms.routing.scoring import Candidate
 
 
 @dataclass(frozen=True)
@@ -48,28 +49,31 @@ class Snapshot:
 
     channel_id: int
     currency: str | None
-    warehouses: list[tuple[int, str]]  # eligible, in the channel's preference order
+    allow_stores: bool
+    candidates: list[Candidate]  # the eligible warehouses, in the channel's preference order
     existing_id: int | None
     products: dict[str, ProductRow]
     available: dict[tuple[int, int], tuple[int, int]]  # (product, warehouse) -> (on_hand, reserved)
 
 
-# The channel's eligible warehouses follow oms.channels.service.resolve_warehouses: the active
+# The channel's eligible warehouses follow oms.channels.service.resolve_candidates: the active
 # warehouses on its list in its order, or every active warehouse when it lists none.
 _READ = """
 WITH ch AS (
-    SELECT id, is_active, currency FROM channels WHERE code = %(channel)s
+    SELECT id, is_active, currency, allow_stores FROM channels WHERE code = %(channel)s
 ), listed AS (
-    SELECT w.id, w.code, w.is_active, cw.position
+    SELECT w.id, w.code, w.kind, w.latitude, w.longitude, w.is_active, cw.position
     FROM channel_warehouses cw JOIN warehouses w ON w.id = cw.warehouse_id
     WHERE cw.channel_id = (SELECT id FROM ch)
 ), wh AS (
-    SELECT id, code, position AS pos FROM listed WHERE is_active
+    SELECT id, code, kind, latitude, longitude, position AS pos FROM listed WHERE is_active
     UNION ALL
-    SELECT id, code, id FROM warehouses WHERE is_active AND NOT EXISTS (SELECT 1 FROM listed)
+    SELECT id, code, kind, latitude, longitude, id FROM warehouses
+    WHERE is_active AND NOT EXISTS (SELECT 1 FROM listed)
 )
-SELECT ch.id, ch.is_active, ch.currency,
-    (SELECT json_agg(json_build_array(wh.id, wh.code) ORDER BY wh.pos) FROM wh)::text,
+SELECT ch.id, ch.is_active, ch.currency, ch.allow_stores,
+    (SELECT json_agg(json_build_array(wh.id, wh.code, wh.kind, wh.latitude, wh.longitude) ORDER BY wh.pos)
+     FROM wh)::text,
     (SELECT o.id FROM orders o WHERE o.channel_id = ch.id AND o.external_id = %(external_id)s),
     (SELECT json_agg(json_build_array(p.id, p.sku, p.name, p.allow_backorder, p.reorder_point,
                                       p.is_active, s.warehouse_id, s.on_hand, s.reserved))
@@ -84,7 +88,7 @@ def read(conn: Connection, channel: str, external_id: str | None, skus: list[str
     row = conn.exec_driver_sql(_READ, {"channel": channel, "external_id": external_id, "skus": skus}).first()
     if row is None:
         raise NotFound(f"no channel with code {channel!r}")
-    channel_id, is_active, currency, warehouses_json, existing_id, products_json = row
+    channel_id, is_active, currency, allow_stores, warehouses_json, existing_id, products_json = row
     if not is_active:
         raise InvalidInput(f"channel {channel!r} is switched off", code="channel_inactive")
     products: dict[str, ProductRow] = {}
@@ -93,8 +97,11 @@ def read(conn: Connection, channel: str, external_id: str | None, skus: list[str
         products[sku] = ProductRow(pid, sku, name, backorder, reorder, active)
         if wid is not None:
             available[(pid, wid)] = (on_hand, reserved)
-    warehouses = [(w, c) for w, c in orjson.loads(warehouses_json or "[]")]
-    return Snapshot(channel_id, currency, warehouses, existing_id, products, available)
+    candidates = [
+        Candidate(w, code, lat, lon, kind, rank)
+        for rank, (w, code, kind, lat, lon) in enumerate(orjson.loads(warehouses_json or "[]"))
+    ]
+    return Snapshot(channel_id, currency, allow_stores, candidates, existing_id, products, available)
 
 
 # One statement. Every CTE sees the same snapshot; they pass rows on only through RETURNING.

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
 from oms.auth.service import Principal
-from oms.orders import queries, service
+from oms.orders import queries, reroute, service
 from oms.orders.rules import OrderStatus
 from oms.orders.schemas import (
     OrderCreate,
@@ -15,6 +15,7 @@ from oms.orders.schemas import (
     PaymentCreate,
     PaymentOut,
     Reason,
+    RerouteRequest,
 )
 from oms.schemas import Page
 from oms.web.deps import DbDep, require
@@ -77,6 +78,27 @@ def order_events(order_id: OrderId, db: DbDep, principal: Reader) -> Page[OrderE
 @router.get("/{order_id}/payments", response_model=Page[PaymentOut])
 def order_payments(order_id: OrderId, db: DbDep, principal: Reader) -> Page[PaymentOut]:
     return queries.list_payments(db, order_id, principal)
+
+
+@router.get(
+    "/{order_id}/routing",
+    summary="How the order's warehouses were chosen: candidates, scores, and why the winner won",
+)
+def order_routing(
+    order_id: OrderId, db: DbDep, principal: Annotated[Principal, require("orders:read")]
+) -> dict[str, Any]:
+    return reroute.read_routing(db, order_id)
+
+
+@router.post("/{order_id}/reroute", response_model=OrderOut, summary="Route an order again from today's stock")
+def reroute_order(
+    order_id: OrderId,
+    db: DbDep,
+    principal: Annotated[Principal, require("orders:reroute")],
+    body: RerouteRequest | None = None,
+) -> OrderOut:
+    body = body or RerouteRequest()
+    return reroute.reroute_order(db, order_id, principal, body.exclude, body.reason)
 
 
 @router.post("/{order_id}/cancel", response_model=OrderOut, summary="Cancel: releases reservations and backorders")

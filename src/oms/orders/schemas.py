@@ -194,3 +194,10 @@ class OrderEventOut(Output):
     type: str
     message: str
     data: dict[str, Any] | None
+
+
+class RerouteRequest(Input):
+    exclude: Annotated[list[Code], Field(max_length=50)] = Field(
+        default_factory=list, description="Warehouse codes not to ship from this time (closed, late, ...)"
+    )
+    reason: Annotated[str, Field(min_length=1, max_length=300)] | None = None

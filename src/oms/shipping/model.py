@@ -18,7 +18,7 @@ class Shipment(Base):
     id: Mapped[int] = mapped_column(PkId, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
-    # picking -> ready_to_pack -> packed -> shipped (issue 4); cancelled when the order is
+    # picking -> ready_to_pack -> packing -> packed -> shipped (issue 4); cancelled when the order is
     status: Mapped[str] = mapped_column(String(24))
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

@@ -43,11 +43,12 @@ _HTTP_CODES = {
 }
 
 
-def error_response(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+def error_response(status: int, code: str, detail: str, /, **extra: Any) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 429 and "retry_after_s" in extra:
         headers = {"Retry-After": str(extra["retry_after_s"])}
-    return JSONResponse({"error": code, "detail": detail, **extra}, status_code=status, headers=headers)
+    # The contract's two fields win over an extra field of the same name.
+    return JSONResponse({**extra, "error": code, "detail": detail}, status_code=status, headers=headers)
 
 
 def status_for(exc: errors.DomainError) -> int:
