@@ -45,12 +45,12 @@ def floor(api: Api) -> Api:
             ),
             201,
         )
-    for code, l, w, h, max_g, tare, cost in [
+    for code, length, w, h, max_g, tare, cost in [
         ("SMALL", 200, 150, 100, 2000, 100, "0.50"),
         ("MEDIUM", 300, 250, 200, 5000, 250, "1.00"),
         ("LARGE", 400, 300, 300, 10000, 400, "2.00"),
     ]:
-        body = {"code": code, "name": f"Box {code}", "inner_length_mm": l, "inner_width_mm": w}
+        body = {"code": code, "name": f"Box {code}", "inner_length_mm": length, "inner_width_mm": w}
         body |= {"inner_height_mm": h, "max_weight_g": max_g, "tare_weight_g": tare, "cost": cost}
         api.ok(api.post("/boxes", body), 201)
     return api

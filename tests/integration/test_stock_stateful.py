@@ -6,9 +6,11 @@ open orders, nothing negative), with the order rules (status from payment and st
 backorder promise (first come, first served; nobody waits beside stock they could have) and with a
 model of the business kept here in plain dicts. Refused operations must leave no trace.
 
-The model chooses warehouses the way the channel-preference planner documents it (each line whole
-from the first listed warehouse that can, else split in list order), written again here so that a
-planner change shows up as a difference rather than being copied."""
+New orders are planned in the model by the routing scorer itself (oms.routing.scoring, proven
+against exhaustive search in tests/unit/test_routing_scoring.py); every warehouse here shares one
+address, so distance ties and the channel's order decides among equally few shipments. Backorder
+fills follow the channel-preference rule (each line whole from the first listed warehouse that
+can, else split in list order), written again here so that a change shows up as a difference."""
 
 from __future__ import annotations
 
@@ -57,6 +59,8 @@ from oms.orders import service as orders
 from oms.orders.model import Allocation, Order, OrderLine
 from oms.orders.rules import OPEN_STATUSES, derive_status
 from oms.orders.schemas import OrderCreate, PaymentCreate
+from oms.routing.rules import LineRequest
+from oms.routing.scoring import Candidate, plan_by_cost
 from tests.conftest import truncate_all
 from tests.factories import order_body
 
@@ -133,6 +137,30 @@ def plan(
                 need -= take
         result.append((taken, need))
     return result
+
+
+def plan_order(
+    lines: list[tuple[str, int]], warehouses: tuple[str, ...], available: dict[Key, int]
+) -> list[tuple[dict[str, int], int]]:
+    """Per line: (allocations by warehouse, quantity short), as the routing scorer plans an order."""
+    pid = {sku: i for i, sku in enumerate(SKUS)}
+    wid = {w: i for i, w in enumerate(WAREHOUSES)}
+    here = (40.72, -74.13)  # every warehouse of this test has the same address
+    candidates = [Candidate(wid[w], w, *here, "warehouse", rank) for rank, w in enumerate(warehouses)]
+    result = plan_by_cost(
+        [LineRequest(n, pid[sku], q) for n, (sku, q) in enumerate(lines, 1)],
+        candidates,
+        {(pid[sku], wid[w]): q for (sku, w), q in available.items()},
+        (40.69, -73.99),
+    )
+    out: list[tuple[dict[str, int], int]] = []
+    for n in range(1, len(lines) + 1):
+        taken: dict[str, int] = {}
+        for p in result.picks:
+            if p.line_no == n:
+                taken[WAREHOUSES[p.warehouse_id]] = taken.get(WAREHOUSES[p.warehouse_id], 0) + p.quantity
+        out.append((taken, result.short.get(n, 0)))
+    return out
 
 
 # -- what the database holds ---------------------------------------------------------------------
@@ -349,7 +377,7 @@ class StockMachine(RuleBasedStateMachine):
             None if payment == "none" else {"status": payment.removeprefix("part_"), "amount": str(amounts[payment])}
         )
         data = OrderCreate.model_validate(body)
-        planned = plan(lines, CHANNELS[channel], self.available())
+        planned = plan_order(lines, CHANNELS[channel], self.available())
         if any(short and not ALLOW_BACKORDER[sku] for (sku, _), (_, short) in zip(lines, planned, strict=True)):
             self.assert_refused(InsufficientStock, lambda: orders.create_order(self.db, data, ACTOR))
             return multiple()

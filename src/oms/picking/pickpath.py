@@ -294,8 +294,10 @@ def _euler_tour(
     for node in circuit:
         order += at.pop(node, [])
     assert not at, "the tour misses a pick"
-    route = _dedupe([(columns[j].x, _y(layout, off)) for j, off in circuit])
-    return Tour(length_m, tuple(order), route)
+    # The depot's column may stand for an aisle a rounding error away: the walk still starts and
+    # ends exactly at the depot (a step of that rounding error along the cross aisle).
+    route = [layout.depot, *((columns[j].x, _y(layout, off)) for j, off in circuit), layout.depot]
+    return Tour(length_m, tuple(order), _dedupe(route))
 
 
 # ---------------------------------------------------------------------------------------------
