@@ -11,6 +11,7 @@ what was written instead of read back. tests/integration/test_query_counts.py ho
 from __future__ import annotations
 
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, insert, select
@@ -310,7 +311,8 @@ def _create(
         LineOut(id=line_ids[row["line_no"]], allocations=allocations.get(row["line_no"], []), **row)
         for row in line_rows
     ]
-    return order_out(Order(id=order_id, **order_row), data.channel, lines_out), True
+    # A plain namespace, not an ORM instance: the response needs the values, not instrumentation.
+    return order_out(SimpleNamespace(id=order_id, **order_row), data.channel, lines_out), True  # type: ignore[arg-type]
 
 
 def _write(
