@@ -130,3 +130,25 @@ def test_an_order_is_routed_again_without_a_closed_warehouse_and_keeps_the_books
     floor.ok(floor.post(f"/orders/{order['id']}/pick-lists"), 201)
     started = floor.post(f"/orders/{order['id']}/reroute", {})
     assert started.status_code == 409 and started.json()["error"] in {"picking_started", "cannot_reroute"}
+
+
+def test_a_shop_ships_only_for_channels_that_allow_stores(floor):
+    address = {"line1": "148 Montague St", "city": "Brooklyn", "region": "NY", "postal_code": "11201", "country": "US"}
+    floor.ok(
+        floor.post("/warehouses", {"code": "BK-SHOP", "name": "Brooklyn shop", "kind": "store", "address": address}),
+        201,
+    )
+    floor.ok(
+        floor.post("/inventory/receipts", {"warehouse": "BK-SHOP", "lines": [{"sku": "MUG-1", "quantity": 5}]}), 201
+    )
+    rules = floor.ok(
+        floor.patch("/channels/web", {"warehouses": ["CA1", "IL1", "NJ1", "BK-SHOP"], "allow_stores": False})
+    )
+    assert (rules["allow_stores"], rules["warehouses"][-1]) == (False, "BK-SHOP")
+    first = floor.order([("MUG-1", 1)])
+    assert first["lines"][0]["allocations"] == [{"warehouse": "NJ1", "quantity": 1}]
+    assert "BK-SHOP" not in {c["code"] for c in floor.ok(floor.get(f"/orders/{first['id']}/routing"))["candidates"]}
+
+    floor.ok(floor.patch("/channels/web", {"allow_stores": True}))
+    second = floor.order([("MUG-1", 1)])
+    assert second["lines"][0]["allocations"] == [{"warehouse": "BK-SHOP", "quantity": 1}]  # around the corner

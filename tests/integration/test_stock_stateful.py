@@ -6,11 +6,10 @@ open orders, nothing negative), with the order rules (status from payment and st
 backorder promise (first come, first served; nobody waits beside stock they could have) and with a
 model of the business kept here in plain dicts. Refused operations must leave no trace.
 
-New orders are planned in the model by the routing scorer itself (oms.routing.scoring, proven
-against exhaustive search in tests/unit/test_routing_scoring.py); every warehouse here shares one
-address, so distance ties and the channel's order decides among equally few shipments. Backorder
-fills follow the channel-preference rule (each line whole from the first listed warehouse that
-can, else split in list order), written again here so that a change shows up as a difference."""
+New orders and backorder fills are planned in the model by the routing scorer itself
+(oms.routing.scoring, proven against exhaustive search in tests/unit/test_routing_scoring.py);
+every warehouse here shares one address, so distance ties and the channel's order decides among
+equally few shipments."""
 
 from __future__ import annotations
 
@@ -113,30 +112,6 @@ class OrderModel:
         if self.authorized + self.paid >= self.total:
             return "authorized"
         return "partially_paid" if self.paid > 0 else "pending"
-
-
-def plan(
-    lines: list[tuple[str, int]], warehouses: tuple[str, ...], available: dict[Key, int]
-) -> list[tuple[dict[str, int], int]]:
-    """Per line: (allocations by warehouse, quantity short). Lines share what is left."""
-    left = dict(available)
-    result = []
-    for sku, quantity in lines:
-        whole = next((w for w in warehouses if left.get((sku, w), 0) >= quantity), None)
-        if whole is not None:
-            left[(sku, whole)] -= quantity
-            result.append(({whole: quantity}, 0))
-            continue
-        taken: dict[str, int] = {}
-        need = quantity
-        for w in warehouses:
-            take = min(need, left.get((sku, w), 0))
-            if take > 0:
-                left[(sku, w)] -= take
-                taken[w] = take
-                need -= take
-        result.append((taken, need))
-    return result
 
 
 def plan_order(
@@ -327,7 +302,7 @@ class StockMachine(RuleBasedStateMachine):
             waiting = self.backordered(line)
             if line.sku not in skus or waiting == 0:
                 continue
-            [(taken, _)] = plan([(line.sku, waiting)], CHANNELS[line.channel], self.available())
+            [(taken, _)] = plan_order([(line.sku, waiting)], CHANNELS[line.channel], self.available())
             for w, q in taken.items():
                 line.allocations[w] = line.allocations.get(w, 0) + q
             if taken:

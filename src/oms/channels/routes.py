@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 
 from oms.auth.service import Principal
 from oms.channels import service
-from oms.channels.schemas import ChannelCreate, ChannelOut
+from oms.channels.schemas import ChannelCreate, ChannelOut, ChannelUpdate
 from oms.schemas import Page
 from oms.web.deps import DbDep, require
 from oms.web.params import Cursor, Limit
@@ -36,3 +36,10 @@ def list_channels(
 @router.get("/{code}", response_model=ChannelOut)
 def get_channel(code: str, db: DbDep, _: Annotated[Principal, require("channels:read")]) -> ChannelOut:
     return service.read_channel(db, code)
+
+
+@router.patch("/{code}", response_model=ChannelOut, summary="Change a channel's name, warehouses or routing rules")
+def update_channel(
+    code: str, body: ChannelUpdate, db: DbDep, _: Annotated[Principal, require("channels:write")]
+) -> ChannelOut:
+    return service.update_channel(db, code, body)

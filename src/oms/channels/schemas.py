@@ -23,6 +23,16 @@ class ChannelCreate(Input):
     warehouses: list[Code] | None = Field(
         default=None, max_length=500, description="Warehouse codes in preference order; default: every active one."
     )
+    allow_stores: bool = Field(default=True, description="May routing ship this channel's orders from shops?")
+
+
+class ChannelUpdate(Input):
+    name: Name | None = None
+    allow_stores: bool | None = None
+    is_active: bool | None = None
+    warehouses: list[Code] | None = Field(
+        default=None, max_length=500, description="Replaces the list; [] means every active warehouse."
+    )
 
 
 class ChannelOut(Output):
@@ -32,5 +42,6 @@ class ChannelOut(Output):
     kind: str
     currency: str | None
     is_active: bool
+    allow_stores: bool
     warehouses: list[str]
     created_at: datetime

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Row, bindparam, insert, select
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from oms.channels.model import Channel, ChannelWarehouse
-from oms.channels.schemas import ChannelCreate, ChannelOut
+from oms.channels.schemas import ChannelCreate, ChannelOut, ChannelUpdate
 from oms.db import Database
 from oms.errors import AlreadyExists, InvalidInput, NotFound
 from oms.inventory.model import Warehouse
@@ -31,7 +31,9 @@ def create_channel(db: Database, data: ChannelCreate) -> ChannelOut:
         missing = [c for c in codes if c not in ids]
         if missing:
             raise InvalidInput(f"unknown warehouse(s): {', '.join(missing)}", code="unknown_warehouse")
-        channel = Channel(code=data.code, name=data.name, kind=data.kind.value, currency=data.currency)
+        channel = Channel(
+            code=data.code, name=data.name, kind=data.kind.value, currency=data.currency, allow_stores=data.allow_stores
+        )
         session.add(channel)
         session.flush()
         if codes:
@@ -63,9 +65,40 @@ def _out(session: Session, channel: Channel) -> ChannelOut:
         kind=channel.kind,
         currency=channel.currency,
         is_active=channel.is_active,
+        allow_stores=channel.allow_stores,
         warehouses=_listed_codes(session, channel.id),
         created_at=channel.created_at,
     )
+
+
+def update_channel(db: Database, code: str, data: ChannelUpdate) -> ChannelOut:
+    """Change a channel's rules. New orders follow them at once; placed orders keep their plan
+    until they are routed again (POST /orders/{id}/reroute)."""
+    codes = data.warehouses
+    if codes is not None and len(set(codes)) != len(codes):
+        raise InvalidInput("a warehouse is listed twice", code="duplicate_warehouse")
+
+    def use_case(session: Session) -> ChannelOut:
+        channel = get_channel(session, code)
+        for field in ("name", "allow_stores", "is_active"):
+            value = getattr(data, field)
+            if value is not None:
+                setattr(channel, field, value)
+        if codes is not None:
+            ids = dict(session.execute(select(Warehouse.code, Warehouse.id).where(Warehouse.code.in_(codes))).all())
+            missing = [c for c in codes if c not in ids]
+            if missing:
+                raise InvalidInput(f"unknown warehouse(s): {', '.join(missing)}", code="unknown_warehouse")
+            session.execute(delete(ChannelWarehouse).where(ChannelWarehouse.channel_id == channel.id))
+            if codes:
+                session.execute(
+                    insert(ChannelWarehouse),
+                    [{"channel_id": channel.id, "warehouse_id": ids[c], "position": i} for i, c in enumerate(codes)],
+                )
+        session.flush()
+        return _out(session, channel)
+
+    return db.run(use_case)
 
 
 def list_channels(db: Database, limit: int, cursor: str | None) -> Page[ChannelOut]:
@@ -85,11 +118,6 @@ def get_channel(session: Session, code: str) -> Channel:
     if channel is None:
         raise NotFound(f"no channel with code {code!r}")
     return channel
-
-
-def eligible_warehouses(session: Session, channel_id: int) -> list[tuple[int, str]]:
-    """The active warehouses a channel may ship from, as (id, code) in its preference order."""
-    return [(c.id, c.code) for c in routing_candidates(session, channel_id)[1]]
 
 
 def routing_candidates(session: Session, channel_id: int) -> tuple[bool, list[Candidate]]:

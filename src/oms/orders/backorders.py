@@ -1,5 +1,7 @@
 """Filling backorders, first come first served, when stock arrives (receipt, transfer in, return,
-positive adjustment). Runs inside the transaction that added the stock."""
+positive adjustment, a short pick's missing units). Runs inside the transaction that added the
+stock. Each waiting line is routed like a new order (oms.routing): the closest eligible warehouse
+that has the units."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from oms.channels.service import eligible_warehouses
+from oms.channels.service import routing_candidates
 from oms.db.base import utcnow
 from oms.events.outbox import emit_many
 from oms.inventory import stock
@@ -20,7 +22,8 @@ from oms.orders.model import Allocation, Order, OrderLine
 from oms.orders.queries import order_number
 from oms.orders.rules import OPEN_STATUSES, check_transition, derive_status
 from oms.orders.timeline import record
-from oms.routing.rules import LineRequest, plan_by_preference
+from oms.routing.rules import LineRequest, Planner
+from oms.routing.service import order_destination, planner_for
 
 
 def lock_waiting_orders(session: Session, product_ids: Iterable[int], *also: int) -> dict[int, Order]:
@@ -64,22 +67,24 @@ def fill_backorders(session: Session, product_ids: Iterable[int], actor: str) ->
         .where(OrderLine.product_id.in_(pids), OrderLine.backordered > 0, OrderLine.order_id.in_(orders))
         .order_by(OrderLine.id)
     ).all()
-    warehouses_by_channel = {
-        cid: [w for w, _ in eligible_warehouses(session, cid)] for cid in {o.channel_id for o in orders.values()}
-    }
-    all_wids = {w for ws in warehouses_by_channel.values() for w in ws}
+    # Each waiting line is routed like a new order: its channel's rules, the closest warehouse first.
+    rules_by_channel = {cid: routing_candidates(session, cid) for cid in {o.channel_id for o in orders.values()}}
+    all_wids = {c.id for _, candidates in rules_by_channel.values() for c in candidates}
     levels = stock.read_levels(session, pids, all_wids, lock=True)
     available = {k: v.available for k, v in levels.items()}
 
+    planners: dict[int, Planner] = {}
     movements: list[Movement] = []
     filled: list[dict[str, Any]] = []
     per_line: dict[int, int] = {}
     new_allocations: dict[tuple[int, int], int] = defaultdict(int)  # (line_id, warehouse) -> qty
     for line_id, order_id, product_id, sku, waiting_qty in queue:
         order = orders[order_id]
-        plan = plan_by_preference(
-            [LineRequest(0, product_id, waiting_qty)], warehouses_by_channel[order.channel_id], available
-        )
+        allow_stores, candidates = rules_by_channel[order.channel_id]
+        planner = planners.get(order_id)
+        if planner is None:
+            planner = planners[order_id] = planner_for(candidates, order_destination(order), allow_stores)
+        plan = planner([LineRequest(0, product_id, waiting_qty)], [c.id for c in candidates], available)
         got = 0
         for pick in plan.picks:
             available[(product_id, pick.warehouse_id)] -= pick.quantity
