@@ -68,13 +68,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.token_cache = TokenCache(ttl_s=settings.token_cache_s)
 
     api = APIRouter(prefix=API_PREFIX)
+    # Orders first: routes are matched in order, and POST /orders is the hot path.
     for router in (
+        orders_router,
         auth_router,
         channels_router,
         catalog_router,
         warehouses_router,
         inventory_router,
-        orders_router,
         picking_router,
         packing_router,
     ):

@@ -33,8 +33,11 @@ class Settings(BaseSettings):
     # Longer than any request can take (SQLite's busy timeout included), or a slow first attempt
     # could be overtaken by its own retry.
     idempotency_lock_s: int = Field(default=300, ge=1, description="After this, an unfinished key is retried.")
+    # Few threads: endpoints hold the GIL for most of their CPU time, and on 2 cores 2-3 threads per
+    # process gave the most orders per second and the shortest tail (bench/README.md); add workers
+    # (processes) to use more cores.
     threads: int = Field(
-        default=4, ge=1, le=200, description="Requests handled at once per process (threads running endpoints)."
+        default=3, ge=1, le=200, description="Requests handled at once per process (threads running endpoints)."
     )
     token_cache_s: float = Field(default=10.0, ge=0, description="How long a verified token is remembered.")
     log_level: str = "info"
