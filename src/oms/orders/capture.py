@@ -35,6 +35,7 @@ from oms.orders.queries import load_order, order_number, order_out
 from oms.orders.rules import check_payment, compute_total, derive_status, payment_status_for
 from oms.orders.schemas import AllocationOut, LineOut, OrderCreate, OrderOut
 from oms.orders.timeline import record
+from oms.routing.geocode import Geocode, NoMatch
 from oms.routing.rules import LineRequest, Plan, Planner
 from oms.routing.service import destination_of, planner_for
 
@@ -84,7 +85,9 @@ def create_order(
 ) -> tuple[OrderOut, bool]:
     """Returns (order, created). A repeat of (channel, external_id) returns the first order to a
     caller who may read orders; one who may only create them learns that it exists, nothing more."""
-    order, created = _create_once(db, data, principal, planner)
+    # Geocoded before the transaction: a cold ZIP lookup must not hold SQLite's write lock.
+    destination = destination_of(data.shipping_address)
+    order, created = _create_once(db, data, principal, planner, destination)
     if not created and "orders:read" not in principal.scopes:
         raise AlreadyExists(
             f"channel {data.channel!r} already has order {data.external_id!r} ({order.number})",
@@ -95,11 +98,11 @@ def create_order(
 
 
 def _create_once(
-    db: Database, data: OrderCreate, principal: Principal, planner: Planner | None
+    db: Database, data: OrderCreate, principal: Principal, planner: Planner | None, destination: Geocode | NoMatch
 ) -> tuple[OrderOut, bool]:
     for lock in (False, True):
         try:
-            return db.run(lambda s, lock=lock: _create(s, data, principal, planner, lock))
+            return db.run(lambda s, lock=lock: _create(s, data, principal, planner, destination, lock))
         except _StockMoved:
             continue
         except IntegrityError:
@@ -136,7 +139,12 @@ def _read(conn: Connection, data: OrderCreate, skus: list[str]) -> Snapshot:
 
 
 def _create(
-    session: Session, data: OrderCreate, principal: Principal, planner: Planner | None, lock: bool
+    session: Session,
+    data: OrderCreate,
+    principal: Principal,
+    planner: Planner | None,
+    destination: Geocode | NoMatch,
+    lock: bool,
 ) -> tuple[OrderOut, bool]:
     conn = session.connection()
     skus = list(dict.fromkeys(line.sku for line in data.lines))
@@ -184,7 +192,7 @@ def _create(
         stock.ensure_level_rows(session, [(p, w) for p in pids for w in sorted(wids)])
         levels = stock.read_levels(session, pids, wids, lock=True)
     if planner is None:
-        planner = planner_for(snap.candidates, destination_of(data.shipping_address), snap.allow_stores)
+        planner = planner_for(snap.candidates, destination, snap.allow_stores)
     plan = planner(requests, wids, {k: v.available for k, v in levels.items()})
     if plan.short and not lock:
         # A shortfall read without locks may be stale (stock received a moment ago would not fill

@@ -64,6 +64,7 @@ def reroute_order(
             raise InvalidInput(
                 f"not among this order's eligible warehouses: {', '.join(unknown)}", code="unknown_warehouse"
             )
+        eligible_ids = {c.id for c in candidates}
         candidates = [c for c in candidates if c.code not in exclude]
         actor, reference = principal.actor, f"order {order_number(order.id)}"
 
@@ -95,9 +96,13 @@ def reroute_order(
         )
         wids = [c.id for c in candidates]
         pids = sorted(products)
-        stock.ensure_level_rows(session, [(p, w) for p in pids for w in sorted(wids)])
-        levels = stock.read_levels(session, pids, wids, lock=True)
-        available = {k: v.available for k, v in levels.items()}
+        # One lock, in key order, over every stock row this may touch: the rows released (an
+        # excluded warehouse among them), the rows planned from, and those a backorder fill of
+        # the same channel may take; locking more later could close a cycle with another writer.
+        lock_wids = sorted(eligible_ids | {w for _, w, _ in before})
+        stock.ensure_level_rows(session, [(p, w) for p in pids for w in lock_wids])
+        levels = stock.read_levels(session, pids, lock_wids, lock=True)
+        available = {k: v.available for k, v in levels.items() if k[1] in set(wids)}
         for p, w, q in before:  # what this order holds now is available to its new plan
             if (p, w) in available:
                 available[(p, w)] += q

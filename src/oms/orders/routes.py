@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
@@ -16,6 +16,7 @@ from oms.orders.schemas import (
     PaymentOut,
     Reason,
     RerouteRequest,
+    RoutingOut,
 )
 from oms.schemas import Page
 from oms.web.deps import DbDep, require
@@ -82,12 +83,11 @@ def order_payments(order_id: OrderId, db: DbDep, principal: Reader) -> Page[Paym
 
 @router.get(
     "/{order_id}/routing",
+    response_model=RoutingOut,
     summary="How the order's warehouses were chosen: candidates, scores, and why the winner won",
 )
-def order_routing(
-    order_id: OrderId, db: DbDep, principal: Annotated[Principal, require("orders:read")]
-) -> dict[str, Any]:
-    return reroute.read_routing(db, order_id)
+def order_routing(order_id: OrderId, db: DbDep, principal: Annotated[Principal, require("orders:read")]) -> RoutingOut:
+    return RoutingOut.model_validate(reroute.read_routing(db, order_id))
 
 
 @router.post("/{order_id}/reroute", response_model=OrderOut, summary="Route an order again from today's stock")

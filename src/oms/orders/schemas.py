@@ -5,7 +5,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from oms.money import check_amount, to_currency
 from oms.schemas import Amount, Code, Country, CurrencyCode, Email, Input, Output, Quantity, Sku
@@ -201,3 +201,27 @@ class RerouteRequest(Input):
         default_factory=list, description="Warehouse codes not to ship from this time (closed, late, ...)"
     )
     reason: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+
+
+class RoutingOut(Output):
+    """How an order's warehouses were chosen (oms.routing): stored when it was routed."""
+
+    model_config = ConfigDict(extra="allow")  # the planner may record more than is listed here
+
+    order_id: int
+    number: str
+    strategy: str | None = None
+    method: str | None = Field(default=None, description="single | exhaustive | pairs | branch_and_bound | ...")
+    optimal: bool | None = None
+    destination: dict[str, Any] | None = Field(default=None, description="The geocoded address and its source.")
+    fallback_reason: str | None = Field(default=None, description="Why distance could not be used, if so.")
+    cost_model: dict[str, Any] | None = None
+    candidates: list[dict[str, Any]] = Field(
+        default_factory=list, description="Every warehouse considered: distance_km, can_cover_lines, score."
+    )
+    chosen: dict[str, Any] | None = None
+    runner_up: dict[str, Any] | None = None
+    short: dict[str, Any] | list[Any] | None = None
+    why: str | None = Field(default=None, description="Why the winner won, in one sentence.")
+    warehouse_order: list[str] = Field(default_factory=list, description="The channel's list when it was routed.")
+    rerouted: dict[str, Any] | None = Field(default=None, description="When, by whom, why, excluding what.")
