@@ -152,3 +152,26 @@ def test_a_shop_ships_only_for_channels_that_allow_stores(floor):
     floor.ok(floor.patch("/channels/web", {"allow_stores": True}))
     second = floor.order([("MUG-1", 1)])
     assert second["lines"][0]["allocations"] == [{"warehouse": "BK-SHOP", "quantity": 1}]  # around the corner
+
+
+def test_cancelling_an_order_mid_pick_stops_its_tasks_and_shipment_and_keeps_the_scans(floor, db):
+    order = floor.order([("MUG-1", 1), ("BOOK-1", 1)])
+    [pick_list] = floor.ok(floor.post(f"/orders/{order['id']}/pick-lists"), 201)["pick_lists"]
+    book = pick_list["tasks"][0]
+    scans = f"/pick-lists/{pick_list['id']}/scans"
+    for step in ({"bin": book["bin"]}, {"item": BOOK_BARCODE}, {"quantity": 1}):
+        floor.ok(floor.post(scans, {"task_id": book["id"], **step}), 201)
+
+    cancelled = floor.ok(floor.post(f"/orders/{order['id']}/cancel", {"reason": "customer changed their mind"}))
+    assert cancelled["status"] == "cancelled"
+    after = floor.ok(floor.get(f"/pick-lists/{pick_list['id']}"))
+    assert after["status"] == "done"
+    assert sorted(t["status"] for t in after["tasks"]) == ["cancelled", "picked"]
+    [shipment] = floor.ok(floor.get("/shipments?status=cancelled"))["items"]
+    assert shipment["order_id"] == order["id"]
+    assert floor.post(f"/shipments/{shipment['id']}/pack").status_code == 409
+    with db.read() as session:
+        assert len(session.scalars(select(PickScan.id)).all()) == 3  # the scans are kept
+        assert stock.ledger_mismatches(session) == {} and stock.bin_mismatches(session) == {}
+    mugs = {w["warehouse"]: w for w in floor.stock("MUG-1")["warehouses"]}
+    assert mugs["NJ1"]["reserved"] == 0 and mugs["NJ1"]["on_hand"] == 5

@@ -35,6 +35,8 @@ from oms.orders.rules import (
 )
 from oms.orders.schemas import OrderOut, PaymentCreate
 from oms.orders.timeline import record
+from oms.picking.model import PickList, PickTask
+from oms.shipping.model import Shipment
 
 
 def _release_all(session: Session, order: Order, actor: str, reason: str) -> int:
@@ -61,10 +63,37 @@ def _release_all(session: Session, order: Order, actor: str, reason: str) -> int
             for p, w, q in allocations
         ],
     )
+    _stop_fulfilment(session, order.id)
     session.execute(delete(Allocation).where(Allocation.order_id == order.id))
     session.execute(update(OrderLine).where(OrderLine.order_id == order.id).values(reserved=0, backordered=0))
     fill_backorders(session, {p for p, _, _ in allocations}, actor)
     return sum(q for _, _, q in allocations)
+
+
+def _stop_fulfilment(session: Session, order_id: int) -> None:
+    """A cancelled order leaves the floor: its open pick tasks are cancelled (they and their scans
+    stay, for the record), pick lists with nothing left to do are done, and its shipments not yet
+    shipped are cancelled. Units already in a tote stay on hand, outside any bin, to be put away."""
+    now = utcnow()
+    session.execute(
+        update(PickTask).where(PickTask.order_id == order_id, PickTask.status == "open").values(status="cancelled")
+    )
+    lists = set(session.scalars(select(PickTask.pick_list_id).where(PickTask.order_id == order_id)))
+    for list_id in sorted(lists):
+        still_open = session.scalar(
+            select(PickTask.id).where(PickTask.pick_list_id == list_id, PickTask.status == "open").limit(1)
+        )
+        if still_open is None:
+            session.execute(
+                update(PickList)
+                .where(PickList.id == list_id, PickList.status == "open")
+                .values(status="done", completed_at=now)
+            )
+    session.execute(
+        update(Shipment)
+        .where(Shipment.order_id == order_id, Shipment.status.not_in(["shipped", "cancelled"]))
+        .values(status="cancelled", updated_at=now)
+    )
 
 
 def cancel_order(db: Database, order_id: int, principal: Principal, reason: str | None) -> OrderOut:

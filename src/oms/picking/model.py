@@ -42,7 +42,8 @@ class PickTask(Base):
     seq: Mapped[int] = mapped_column(Integer)  # position in the walk
     shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"), index=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
-    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id", ondelete="CASCADE"))
+    # Kept when the order is cancelled (the allocation goes, the task and its scans stay, cancelled).
+    allocation_id: Mapped[int | None] = mapped_column(ForeignKey("allocations.id", ondelete="SET NULL"))
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     bin_id: Mapped[int | None] = mapped_column(ForeignKey("bins.id"))
     tote: Mapped[str] = mapped_column(String(16))
