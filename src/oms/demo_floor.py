@@ -12,6 +12,7 @@ from oms.auth.service import Principal
 from oms.db import Database
 from oms.errors import Conflict
 from oms.packing import service as packing
+from oms.packing.boxes import create_box
 from oms.packing.schemas import BoxCreate, CloseCreate
 from oms.packing.schemas import ScanCreate as PackScan
 from oms.picking import service as picking
@@ -34,7 +35,7 @@ BOXES = [
 
 def seed_floor(db: Database, picker: Principal, packer: Principal, warehouse: str, say: Callable[[str], None]) -> None:
     for code, name, length, width, height, max_g, tare, cost in BOXES:
-        packing.create_box(
+        create_box(
             db,
             BoxCreate(
                 code=code,

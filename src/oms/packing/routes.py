@@ -8,7 +8,8 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 
 from oms.auth.service import Principal
-from oms.packing import service
+from oms.packing import boxes, queries, service
+from oms.packing.rules import ShipmentStatus
 from oms.packing.schemas import (
     BoxCreate,
     BoxOut,
@@ -20,7 +21,6 @@ from oms.packing.schemas import (
     ScanOut,
     ShipmentOut,
 )
-from oms.packing.service import ShipmentStatus
 from oms.schemas import Page
 from oms.web.deps import DbDep, require
 from oms.web.params import MAX_ID, Cursor, Limit
@@ -43,7 +43,7 @@ class _NoBody(BaseModel):
 
 @router.post("/boxes", status_code=201, response_model=BoxOut, summary="Add a box to the catalogue")
 def create_box(body: BoxCreate, request: Request, db: DbDep, principal: BoxWriter, key: IdempotencyKeyHeader = None):
-    return created(request, principal, key, body, lambda: (service.create_box(db, body), 201))
+    return created(request, principal, key, body, lambda: (boxes.create_box(db, body), 201))
 
 
 @router.get("/boxes", response_model=Page[BoxOut], summary="The box catalogue")
@@ -54,12 +54,12 @@ def list_boxes(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[BoxOut]:
-    return service.list_boxes(db, active, limit, cursor)
+    return boxes.list_boxes(db, active, limit, cursor)
 
 
 @router.patch("/boxes/{code}", response_model=BoxOut, summary="Change a box, or retire it (is_active: false)")
 def update_box(code: str, body: BoxUpdate, db: DbDep, _: BoxWriter) -> BoxOut:
-    return service.update_box(db, code, body)
+    return boxes.update_box(db, code, body)
 
 
 @router.get("/shipments", response_model=Page[ShipmentOut], summary="Shipments, with their packages")
@@ -71,12 +71,12 @@ def list_shipments(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[ShipmentOut]:
-    return service.list_shipments(db, status, warehouse, limit, cursor)
+    return queries.list_shipments(db, status, warehouse, limit, cursor)
 
 
 @router.get("/shipments/{shipment_id}", response_model=ShipmentOut, summary="A shipment and its packages")
 def get_shipment(shipment_id: ShipmentId, db: DbDep, _: ShipmentReader) -> ShipmentOut:
-    return service.get_shipment(db, shipment_id)
+    return queries.get_shipment(db, shipment_id)
 
 
 @router.post(

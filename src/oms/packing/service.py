@@ -1,4 +1,5 @@
-"""Packing use cases: the box catalogue, planning a shipment's packages, scanning units in, closing.
+"""Packing use cases: planning a shipment's packages, scanning units in, closing (the box catalogue is
+in ``oms.packing.boxes``, shipment reads in ``oms.packing.queries``).
 
 A shipment that is ``ready_to_pack`` is planned (``pack``): every picked unit becomes an item,
 ``choose_boxes`` picks the boxes, and the packages are stored with their items, placements and
@@ -11,8 +12,6 @@ packers on one shipment take turns and the last close always sees every other pa
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -23,252 +22,22 @@ from oms.catalog.model import Product
 from oms.db import Database
 from oms.db.base import utcnow
 from oms.db.locks import lock_in_key_order
-from oms.errors import AlreadyExists, Conflict, DomainError, InvalidInput, InvalidTransition, NotFound
+from oms.errors import Conflict, DomainError, InvalidTransition, NotFound
 from oms.events.outbox import emit_many
-from oms.inventory.model import Warehouse
-from oms.orders.queries import order_number
 from oms.orders.timeline import record
 from oms.packing import cartons
+from oms.packing.boxes import carton_box
 from oms.packing.model import Box, Package, PackageItem, PackScan
-from oms.packing.schemas import (
-    BoxCreate,
-    BoxOut,
-    BoxUpdate,
-    CloseCreate,
-    CloseOut,
-    PackageBoxOut,
-    PackageItemOut,
-    PackageOut,
-    PackedShipmentOut,
-    PackPlanOut,
-    PlacementOut,
-    ScanCreate,
-    ScanOut,
-    ShipmentOut,
-    cents,
-)
+from oms.packing.queries import package_out, shipment_out, warehouse_code
+from oms.packing.rules import PackageStatus, ShipmentStatus, check_transition
+from oms.packing.schemas import CloseCreate, CloseOut, PackageOut, PackedShipmentOut, PackPlanOut, ScanCreate, ScanOut
 from oms.packing.verification import PackVerification
 from oms.picking.model import PickTask
-from oms.schemas import Page, keyset, page_of
 from oms.shipping.model import Shipment
 
 RULES = cartons.ProtectionRules()
 # A measured weight further than this from items + box + packaging is flagged (not refused).
 WEIGHT_TOLERANCE_PCT = 5.0
-
-
-class ShipmentStatus(StrEnum):
-    PICKING = "picking"
-    READY_TO_PACK = "ready_to_pack"
-    PACKING = "packing"  # packages planned, units being scanned in
-    PACKED = "packed"
-    SHIPPED = "shipped"
-    CANCELLED = "cancelled"
-
-
-class PackageStatus(StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
-
-
-# The moves packing makes; packing -> packing is a new plan before any scan.
-TRANSITIONS: dict[ShipmentStatus, frozenset[ShipmentStatus]] = {
-    ShipmentStatus.READY_TO_PACK: frozenset({ShipmentStatus.PACKING}),
-    ShipmentStatus.PACKING: frozenset({ShipmentStatus.PACKING, ShipmentStatus.PACKED}),
-}
-
-
-def _check_transition(shipment: Shipment, target: ShipmentStatus, action: str) -> None:
-    if target not in TRANSITIONS.get(ShipmentStatus(shipment.status), frozenset()):
-        raise InvalidTransition(
-            f"shipment {shipment.id} is {shipment.status}: cannot {action}",
-            shipment_id=shipment.id,
-            shipment_status=shipment.status,
-        )
-
-
-# --- the box catalogue ----------------------------------------------------------------------------
-
-
-def _get_box(session: Session, code: str) -> Box:
-    box = session.scalar(select(Box).where(Box.code == code))
-    if box is None:
-        raise NotFound(f"no box with code {code!r}", code="box_not_found")
-    return box
-
-
-def create_box(db: Database, data: BoxCreate) -> BoxOut:
-    def use_case(session: Session) -> BoxOut:
-        if session.scalar(select(Box.id).where(Box.code == data.code)):
-            raise AlreadyExists(f"a box with code {data.code!r} already exists")
-        box = Box(**data.model_dump(), is_active=True)
-        session.add(box)
-        session.flush()
-        return BoxOut.model_validate(box)
-
-    return db.run(use_case)
-
-
-def list_boxes(db: Database, active: bool | None, limit: int, cursor: str | None) -> Page[BoxOut]:
-    stmt = select(Box)
-    if active is not None:
-        stmt = stmt.where(Box.is_active.is_(active))
-    with db.read() as session:
-        return page_of([BoxOut.model_validate(b) for b in session.scalars(keyset(stmt, Box.id, cursor, limit))], limit)
-
-
-_SHAPE = ("inner_length_mm", "inner_width_mm", "inner_height_mm", "max_weight_g", "tare_weight_g")
-
-
-def update_box(db: Database, code: str, data: BoxUpdate) -> BoxOut:
-    def use_case(session: Session) -> BoxOut:
-        box = _get_box(session, code)
-        changes = data.model_dump(exclude_unset=True)
-        for key, value in changes.items():
-            if value is None:
-                raise InvalidInput(f"{key} cannot be null", code="validation_error")
-        reshaped = [k for k in _SHAPE if k in changes and changes[k] != getattr(box, k)]
-        if reshaped:
-            # An open package's placements and expected weight were computed for this box.
-            in_use = session.scalar(
-                select(func.count()).where(Package.box_id == box.id, Package.status == PackageStatus.OPEN)
-            )
-            if in_use:
-                raise Conflict(
-                    f"box {code} is in {in_use} open package(s): its {', '.join(reshaped)} cannot change "
-                    "until they are closed (add a new box instead)",
-                    code="box_in_use",
-                )
-        for key, value in changes.items():
-            setattr(box, key, value)
-        if box.tare_weight_g >= box.max_weight_g:
-            raise InvalidInput("tare_weight_g must be below max_weight_g", code="validation_error")
-        session.flush()
-        return BoxOut.model_validate(box)
-
-    return db.run(use_case)
-
-
-def _carton_box(box: Box) -> cartons.Box:
-    return cartons.Box(
-        code=box.code,
-        inner_length_mm=box.inner_length_mm,
-        inner_width_mm=box.inner_width_mm,
-        inner_height_mm=box.inner_height_mm,
-        max_weight_g=box.max_weight_g,
-        tare_weight_g=box.tare_weight_g,
-        cost=cents(box.cost),  # as people write it in the explanation: 0.50, not 0.5000
-    )
-
-
-# --- reading shipments ----------------------------------------------------------------------------
-
-
-def _packages_out(session: Session, shipment_ids: Sequence[int]) -> dict[int, list[PackageOut]]:
-    """The packages of these shipments, in three queries whatever their number."""
-    if not shipment_ids:
-        return {}
-    rows = session.execute(
-        select(Package, Box)
-        .join(Box, Box.id == Package.box_id)
-        .where(Package.shipment_id.in_(shipment_ids))
-        .order_by(Package.shipment_id, Package.number)
-    ).all()
-    items: dict[int, list[PackageItem]] = defaultdict(list)
-    if rows:
-        for it in session.scalars(
-            select(PackageItem).where(PackageItem.package_id.in_([p.id for p, _ in rows])).order_by(PackageItem.id)
-        ):
-            items[it.package_id].append(it)
-    count = Counter(p.shipment_id for p, _ in rows)
-    out: dict[int, list[PackageOut]] = defaultdict(list)
-    for package, box in rows:
-        out[package.shipment_id].append(_package_out(package, box, items[package.id], count[package.shipment_id]))
-    return out
-
-
-def _package_out(package: Package, box: Box, items: Sequence[PackageItem], of: int) -> PackageOut:
-    return PackageOut(
-        id=package.id,
-        number=package.number,
-        of=of,
-        label=f"{package.number} of {of}",
-        status=package.status,
-        box=PackageBoxOut.model_validate(box),
-        fragile=package.fragile,
-        marks=["FRAGILE"] if package.fragile else [],
-        instructions=list(package.instructions),
-        fill_rate=package.fill_rate,
-        expected_weight_g=package.expected_weight_g,
-        measured_weight_g=package.measured_weight_g,
-        weight_warning=package.weight_warning,
-        items=[PackageItemOut(sku=i.sku, expected=i.expected, scanned=i.scanned) for i in items],
-        missing={i.sku: i.expected - i.scanned for i in items if i.scanned < i.expected},
-        placements=[
-            PlacementOut(item=p["item"], sku=p["sku"], **{k: p[k] for k in ("x", "y", "z", "dx", "dy", "dz")})
-            for p in package.placements
-        ],
-        closed_by=package.closed_by,
-        closed_at=package.closed_at,
-    )
-
-
-def _shipment_out(session: Session, shipment: Shipment, warehouse: str) -> ShipmentOut:
-    return ShipmentOut(
-        id=shipment.id,
-        status=shipment.status,
-        order_id=shipment.order_id,
-        order_number=order_number(shipment.order_id),
-        warehouse=warehouse,
-        created_at=shipment.created_at,
-        updated_at=shipment.updated_at,
-        packages=_packages_out(session, [shipment.id]).get(shipment.id, []),
-    )
-
-
-def _warehouse_code(session: Session, warehouse_id: int) -> str:
-    return session.scalar(select(Warehouse.code).where(Warehouse.id == warehouse_id)) or ""
-
-
-def get_shipment(db: Database, shipment_id: int) -> ShipmentOut:
-    with db.read() as session:
-        row = session.execute(
-            select(Shipment, Warehouse.code)
-            .join(Warehouse, Warehouse.id == Shipment.warehouse_id)
-            .where(Shipment.id == shipment_id)
-        ).first()
-        if row is None:
-            raise NotFound(f"no shipment {shipment_id}", code="shipment_not_found")
-        return _shipment_out(session, row[0], row[1])
-
-
-def list_shipments(
-    db: Database, status: ShipmentStatus | None, warehouse: str | None, limit: int, cursor: str | None
-) -> Page[ShipmentOut]:
-    stmt = select(Shipment, Warehouse.code).join(Warehouse, Warehouse.id == Shipment.warehouse_id)
-    if status is not None:
-        stmt = stmt.where(Shipment.status == status.value)
-    if warehouse is not None:
-        stmt = stmt.where(Warehouse.code == warehouse)
-    with db.read() as session:
-        rows = session.execute(keyset(stmt, Shipment.id, cursor, limit)).all()
-        packages = _packages_out(session, [s.id for s, _ in rows[:limit]])
-        return page_of(
-            [
-                ShipmentOut(
-                    id=s.id,
-                    status=s.status,
-                    order_id=s.order_id,
-                    order_number=order_number(s.order_id),
-                    warehouse=code,
-                    created_at=s.created_at,
-                    updated_at=s.updated_at,
-                    packages=packages.get(s.id, []),
-                )
-                for s, code in rows
-            ],
-            limit,
-        )
 
 
 # --- planning the packages ------------------------------------------------------------------------
@@ -337,7 +106,7 @@ def pack(db: Database, shipment_id: int, principal: Principal) -> PackedShipment
 
     def use_case(session: Session) -> PackedShipmentOut:
         shipment = _lock_shipment(session, shipment_id)
-        _check_transition(shipment, ShipmentStatus.PACKING, "pack it")
+        check_transition(shipment, ShipmentStatus.PACKING, "pack it")
         old = list(session.scalars(select(Package.id).where(Package.shipment_id == shipment.id)))
         if old:
             scans = session.scalar(select(func.count()).where(PackScan.package_id.in_(old)))
@@ -351,7 +120,7 @@ def pack(db: Database, shipment_id: int, principal: Principal) -> PackedShipment
                 )
         items, product_ids = _items_to_pack(session, shipment.id)
         boxes = session.scalars(select(Box).where(Box.is_active.is_(True)).order_by(Box.id)).all()
-        result = cartons.choose_boxes(items, [_carton_box(b) for b in boxes], RULES)
+        result = cartons.choose_boxes(items, [carton_box(b) for b in boxes], RULES)
         box_ids = {b.code: b.id for b in boxes}
         if old:
             session.execute(delete(PackageItem).where(PackageItem.package_id.in_(old)))
@@ -382,7 +151,7 @@ def pack(db: Database, shipment_id: int, principal: Principal) -> PackedShipment
         shipment.updated_at = now
         session.flush()
 
-        warehouse = _warehouse_code(session, shipment.warehouse_id)
+        warehouse = warehouse_code(session, shipment.warehouse_id)
         codes = ", ".join(pb.box.code for pb in result.packages)
         fragile = " (FRAGILE)" if result.fragile else ""
         verb = "planned again" if old else "planned"
@@ -417,7 +186,7 @@ def pack(db: Database, shipment_id: int, principal: Principal) -> PackedShipment
                 )
             ],
         )
-        out = _shipment_out(session, shipment, warehouse)
+        out = shipment_out(session, shipment, warehouse)
         return PackedShipmentOut(
             **out.model_dump(),
             plan=PackPlanOut(
@@ -453,7 +222,7 @@ def stored_plan(session: Session, package_id: int) -> cartons.PackedBox:
         )
         for p in package.placements
     ]
-    carton = _carton_box(box)
+    carton = carton_box(box)
     fragile = [i for i in items if i.fragile]
     padded = sum(d[0] * d[1] * d[2] for d in (RULES.padded_dims(i) for i in items))
     return cartons.PackedBox(
@@ -531,7 +300,7 @@ class _Packing:
     def out(self, session: Session) -> PackageOut:
         box = session.get(Box, self.package.box_id)
         assert box is not None  # a foreign key
-        return _package_out(self.package, box, self.items[self.package.id], len(self.packages))
+        return package_out(self.package, box, self.items[self.package.id], len(self.packages))
 
 
 def _record_scan(session: Session, package_id: int, value: str, error: str | None, actor: str) -> None:
@@ -587,10 +356,10 @@ def close(db: Database, package_id: int, data: CloseCreate, principal: Principal
         package.closed_by = principal.actor
         package.closed_at = now
         if verification.all_closed:
-            _check_transition(shipment, ShipmentStatus.PACKED, "close it")
+            check_transition(shipment, ShipmentStatus.PACKED, "close it")
             shipment.status = ShipmentStatus.PACKED.value
             shipment.updated_at = now
-            warehouse = _warehouse_code(session, shipment.warehouse_id)
+            warehouse = warehouse_code(session, shipment.warehouse_id)
             flagged = [p.number for p in packing.packages if p.weight_warning]
             note = f"; weight flagged on package(s) {', '.join(map(str, flagged))}" if flagged else ""
             record(

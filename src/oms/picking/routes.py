@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from oms.auth.service import Principal
-from oms.picking import service
+from oms.picking import queries, service
 from oms.picking.rules import ListStatus
 from oms.picking.schemas import (
     OrderPickListsOut,
@@ -73,12 +73,12 @@ def list_pick_lists(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[PickListSummary]:
-    return service.list_pick_lists(db, warehouse, status, limit, cursor)
+    return queries.list_pick_lists(db, warehouse, status, limit, cursor)
 
 
 @router.get("/pick-lists/{list_id}", response_model=PickListOut, summary="A pick list: its tasks in walking order")
 def get_pick_list(list_id: ListId, db: DbDep, _: Picker) -> PickListOut:
-    return service.read_pick_list(db, list_id)
+    return queries.read_pick_list(db, list_id)
 
 
 @router.post(

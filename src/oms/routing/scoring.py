@@ -50,6 +50,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from oms.routing.explain import explain
 from oms.routing.geocode import EARTH_RADIUS_KM, haversine_km
 from oms.routing.rules import LineRequest, Pick, Plan, Planner
 
@@ -134,7 +135,7 @@ def plan_by_cost(
 
     ``exact_limit`` and ``budget`` trade time for proof of optimality; ``explanation["optimal"]``
     says whether this plan is proven optimal."""
-    ctx = _Context(lines, candidates, available, destination, allow_stores, cost_model)
+    ctx = Context(lines, candidates, available, destination, allow_stores, cost_model)
     if not ctx.need_mask:
         return ctx.to_plan(None, None, "nothing_to_ship", optimal=True)
 
@@ -182,13 +183,13 @@ def exhaustive_plan(
     checked by summing its stock and priced by the same quantity assignment as ``plan_by_cost``.
     With ``max_size`` it gives up (None) when no subset of at most that many warehouses covers the
     order. For tests and the bench: C(n, k) subsets, so keep n small or ``max_size`` low."""
-    ctx = _Context(lines, candidates, available, destination, allow_stores, cost_model)
+    ctx = Context(lines, candidates, available, destination, allow_stores, cost_model)
     if not ctx.need_mask:
         return ctx.to_plan(None, None, "nothing_to_ship", optimal=True)
     top = len(ctx.ws) if max_size is None else min(max_size, len(ctx.ws))
     checked = 0
     for k in range(1, top + 1):
-        found: list[_Assignment] = []
+        found: list[Assignment] = []
         for subset in itertools.combinations(ctx.ws, k):
             checked += 1
             covers = all(sum(ctx.stock[w][p] for w in subset) >= ctx.target[p] for p in range(len(ctx.products)))
@@ -197,7 +198,7 @@ def exhaustive_plan(
                 if a is not None:
                     found.append(a)
         if found:
-            found.sort(key=_Assignment.key)
+            found.sort(key=Assignment.key)
             plan = ctx.to_plan(found[0], found[1] if len(found) > 1 else None, "exhaustive", optimal=True)
             plan.explanation["subsets_checked"] = checked
             return plan
@@ -308,10 +309,10 @@ def _leg_cost(model: CostModel, c: Candidate, distance_km: float | None, units: 
 
 
 @dataclass
-class _Assignment:
+class Assignment:
     """A set of shipping warehouses with its picks; ``key`` orders assignments best first."""
 
-    warehouses: list[int]  # indices into _Context.cands, in pick order (nearest first)
+    warehouses: list[int]  # indices into Context.cands, in pick order (nearest first)
     picks: list[Pick]
     units: dict[int, int]
     cost: float
@@ -323,7 +324,7 @@ class _Assignment:
         return (len(self.warehouses), round(self.cost, 6), len(self.split_lines), self.rank_sum, self.ids)
 
 
-class _Context:
+class Context:
     """Everything one decision needs, indexed once: products as bits, stock as small tuples."""
 
     def __init__(
@@ -453,7 +454,7 @@ class _Context:
                 return False
         return True
 
-    def assign(self, subset: Sequence[int]) -> _Assignment | None:
+    def assign(self, subset: Sequence[int]) -> Assignment | None:
         """Quantities per line from ``subset``: each line whole from the nearest warehouse of the set
         that holds it, else split nearest first. None when the set cannot fill the order."""
         order = sorted(subset, key=lambda w: (self.basis[w], self.rank[w], self.wid[w]))
@@ -484,7 +485,7 @@ class _Context:
         used = [w for w in order if units.get(w)]
         pos = {self.wid[w]: i for i, w in enumerate(used)}
         picks.sort(key=lambda p: (p.line_no, pos[p.warehouse_id]))
-        return _Assignment(
+        return Assignment(
             warehouses=used,
             picks=picks,
             units={w: units[w] for w in used},
@@ -512,10 +513,10 @@ class _Context:
             best = max(best, k)
         return best
 
-    def best_subsets(self, start: int, stop: int) -> tuple[_Assignment | None, _Assignment | None]:
+    def best_subsets(self, start: int, stop: int) -> tuple[Assignment | None, Assignment | None]:
         for k in range(max(1, start), stop + 1):
-            best: _Assignment | None = None
-            runner: _Assignment | None = None
+            best: Assignment | None = None
+            runner: Assignment | None = None
             for subset in itertools.combinations(self.ws, k):
                 if runner is not None and self.additive and sum(self.lb[w] for w in subset) > runner.cost + 1e-9:
                     continue
@@ -568,7 +569,7 @@ class _Context:
                 out.append(i)
         return out
 
-    def best_pair(self) -> tuple[_Assignment | None, _Assignment | None]:
+    def best_pair(self) -> tuple[Assignment | None, Assignment | None]:
         """Every covering pair, in increasing lower-bound cost, stopping once no later pair can beat
         the runner-up (so both the winner and the runner-up are exact). One of the two must hold the
         product the fewest warehouses hold, so only those are tried first; the partner is any
@@ -581,8 +582,8 @@ class _Context:
         pivot = min(range(len(self.products)), key=lambda p: holders[p].bit_count())
         firsts = holders[pivot]
         cheapest = lb[ws[0]]
-        best: _Assignment | None = None
-        runner: _Assignment | None = None
+        best: Assignment | None = None
+        runner: Assignment | None = None
         bound = math.inf
         everyone = (1 << n) - 1
         done = 0  # pivot holders already tried first: their pairs are all seen
@@ -608,7 +609,7 @@ class _Context:
                     bound = runner.cost
         return best, runner
 
-    def branch_and_bound(self, k: int, incumbent: _Assignment | None, budget: int) -> tuple[_Assignment | None, bool]:
+    def branch_and_bound(self, k: int, incumbent: Assignment | None, budget: int) -> tuple[Assignment | None, bool]:
         """The cheapest cover of exactly ``k`` warehouses, given that none smaller exists, and whether
         the search finished within ``budget`` nodes (if not, the answer is only the best found).
 
@@ -666,7 +667,7 @@ class _Context:
             dfs([], list(self.target), 0.0, 0, k)
         return best, complete
 
-    def greedy_with_local_search(self) -> _Assignment:
+    def greedy_with_local_search(self) -> Assignment:
         """Greedy set cover (most of the remaining need first, cheaper on ties), then improve."""
         chosen = self._improve(self._greedy())
         a = self.assign(chosen)
@@ -750,145 +751,15 @@ class _Context:
 
     # explaining
 
-    def to_plan(self, best: _Assignment | None, runner: _Assignment | None, method: str, *, optimal: bool) -> Plan:
-        explanation = self.explain(best, runner, method, optimal)
+    def to_plan(self, best: Assignment | None, runner: Assignment | None, method: str, *, optimal: bool) -> Plan:
+        explanation = explain(self, best, runner, method, optimal)
         short = dict(self.short)
         return Plan(picks=list(best.picks) if best else [], short=short, explanation=explanation)
 
-    def _label(self, w: int) -> str:
-        if self.by_rank:
-            return f"{self.cands[w].code} (rank {self.rank[w]})"
-        d = self.dist[w]
-        return f"{self.cands[w].code} ({'unknown distance' if d is None else f'{d:,.0f} km'})"
-
-    def _describe_set(self, a: _Assignment) -> str:
-        n = len(a.warehouses)
-        what = "single shipment" if n == 1 else f"{n} shipments"
-        return f"{what} from " + " + ".join(self._label(w) for w in a.warehouses)
-
-    def explain(self, best: _Assignment | None, runner: _Assignment | None, method: str, optimal: bool) -> dict:
-        strategy = "channel_preference_fallback" if self.by_rank else "fewest_shipments_then_distance"
-        out: dict[str, Any] = {
-            "strategy": strategy,
-            "method": method,
-            "optimal": optimal,
-            "destination": self.dest_shown,
-            "cost_model": self.model.describe() if not self.by_rank else self._rank_model(),
-        }
-        if self.no_dest_reason:
-            out["fallback_reason"] = f"{self.no_dest_reason}; ranked by the channel's warehouse order instead"
-        n = len(self.cands)
-        can_cover: list[list[int]] = [[] for _ in range(n)]
-        for ln, pid, q in sorted(self.deliver):
-            for w, have in enumerate(self.avail[pid]):
-                if have >= q:
-                    can_cover[w].append(ln)
-        units = self.units_total or 1
-        single = self.lb if self.additive else [self.leg(w, units) for w in range(n)]
-        need, full, dist = self.need_mask, self.full, self.dist
-        order = sorted(range(n), key=lambda w: (single[w], self.rank[w], self.wid[w]))
-        out["candidates"] = [
-            {
-                "warehouse_id": self.cands[w].id,
-                "code": self.cands[w].code,
-                "kind": self.cands[w].kind,
-                "preference_rank": self.cands[w].preference_rank,
-                "distance_km": None if dist[w] is None else round(dist[w], 1),
-                "can_cover_lines": can_cover[w],
-                "covers_whole_order": bool(need) and full[w] == need,
-                "score": round(single[w], 2),
-            }
-            for w in order
-        ]
-        out["score_meaning"] = "score: cost of this warehouse shipping the whole order alone"
-        if self.excluded:
-            out["excluded"] = self.excluded
-        if best is not None:
-            out["chosen"] = self._set_dict(best)
-        else:
-            out["chosen"] = None
-        if runner is not None:
-            out["runner_up"] = self._set_dict(runner)
-        if self.short:
-            out["short"] = [{"line_no": ln, "quantity": q} for ln, q in sorted(self.short.items())]
-        out["why"] = self._why(best, runner, method, optimal)
-        return out
-
-    def _rank_model(self) -> dict[str, Any]:
-        formula = "sum over shipments of per_shipment + preference_rank"
-        return {"formula": formula, "per_shipment": self.model.per_shipment}
-
-    def _versus(self, best: _Assignment, runner: _Assignment) -> str:
-        other = " + ".join(self._label(w) for w in runner.warehouses)
-        if round(best.cost, 6) == round(runner.cost, 6):
-            return f"ties with {other} on score, and wins on {_tie_reason(best, runner)}"
-        return f"beats {other}"
-
-    def _set_dict(self, a: _Assignment) -> dict[str, Any]:
-        return {
-            "warehouse_ids": [self.wid[w] for w in a.warehouses],
-            "codes": [self.cands[w].code for w in a.warehouses],
-            "shipments": len(a.warehouses),
-            "score": round(a.cost, 2),
-            "split_lines": a.split_lines,
-            "legs": [
-                {
-                    "warehouse_id": self.wid[w],
-                    "code": self.cands[w].code,
-                    "distance_km": None if self.dist[w] is None else round(self.dist[w], 1),
-                    "units": a.units[w],
-                    "cost": round(self.leg(w, a.units[w]), 2),
-                }
-                for w in a.warehouses
-            ],
-        }
-
-    def _why(self, best: _Assignment | None, runner: _Assignment | None, method: str, optimal: bool) -> str:
-        prefix = "no destination, so the channel's order stands in for distance: " if self.by_rank else ""
-        if best is None:
-            if self.short:
-                return "no eligible warehouse holds any of the ordered stock: every line is short"
-            return "nothing to ship"
-        short = f"; {sum(self.short.values())} unit(s) short on line(s) {sorted(self.short)}" if self.short else ""
-        if len(best.warehouses) == 1:
-            w = best.warehouses[0]
-            if runner is None:
-                verdict = f"{self._describe_set(best)}: the only warehouse that holds the whole order"
-            else:
-                verdict = f"{self._describe_set(best)} {self._versus(best, runner)}"
-            # Name the nearest warehouse passed over, so "why not the closer one?" is answered too.
-            nearer = [x for x in self.ws if self.basis[x] < self.basis[w] and self.full[x] != self.need_mask]
-            also = ""
-            if nearer:
-                x = min(nearer, key=lambda x: self.basis[x])
-                lines = [ln for ln, pid, q in self.deliver if self.avail[pid][x] >= q]
-                holds = f"holds only line(s) {lines}" if lines else "holds no whole line"
-                also = f"; {'preferred' if self.by_rank else 'nearer'} {self._label(x)} {holds}"
-            return f"{prefix}{verdict}{also}{short}"
-        head = f"{prefix}no single warehouse holds the whole order; {self._describe_set(best)} (score {best.cost:,.0f})"
-        if runner is not None:
-            tail = f" {self._versus(best, runner)} (score {runner.cost:,.0f})"
-        elif not optimal:
-            tail = " is the best set found within the search budget"
-        elif method == "branch_and_bound":
-            tail = " is the cheapest set of that size that covers it"
-        else:
-            tail = " is the only set of that size that covers it"
-        splits = f"; line(s) {best.split_lines} split" if best.split_lines else ""
-        return head + tail + splits + short
-
-
-def _tie_reason(best: _Assignment, runner: _Assignment) -> str:
-    if len(best.split_lines) != len(runner.split_lines):
-        return "fewer split lines"
-    if best.rank_sum != runner.rank_sum:
-        return "the channel's preference order"
-    return "lowest warehouse id"
-
 
 def _keep_two(
-    best: _Assignment | None, runner: _Assignment | None, a: _Assignment
-) -> tuple[_Assignment | None, _Assignment | None]:
+    best: Assignment | None, runner: Assignment | None, a: Assignment
+) -> tuple[Assignment | None, Assignment | None]:
     if best is None or a.key() < best.key():
         return a, best
     if runner is None or a.key() < runner.key():
