@@ -215,13 +215,13 @@ def test_only_a_shipment_ready_to_pack_is_planned_and_an_item_no_box_fits_is_ref
 
     ready = picked_shipment(db, api.order([("MUG-1", 1)])["id"])
     too_large = api.post(f"/shipments/{ready}/pack")
-    assert too_large.status_code == 422 and too_large.json()["error"] == "item_too_large"
+    assert too_large.status_code == 409 and too_large.json()["error"] == "item_too_large"
     assert "MUG-1" in too_large.json()["detail"]
     assert api.ok(api.get(f"/shipments/{ready}"))["status"] == "ready_to_pack"
 
     api.ok(api.patch("/boxes/SMALL", {"is_active": False}))
     no_boxes = api.post(f"/shipments/{ready}/pack")
-    assert no_boxes.status_code == 422 and no_boxes.json()["error"] == "no_boxes"
+    assert no_boxes.status_code == 409 and no_boxes.json()["error"] == "no_boxes"
 
 
 # --- scanning in and closing ----------------------------------------------------------------------

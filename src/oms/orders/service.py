@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from oms.auth.service import Principal
 from oms.db import Database
 from oms.db.base import utcnow
+from oms.db.locks import lock_in_key_order
 from oms.errors import InvalidTransition, NotFound
 from oms.events.outbox import emit_many
 from oms.inventory import stock
@@ -75,11 +76,14 @@ def _stop_fulfilment(session: Session, order_id: int) -> None:
     stay, for the record), pick lists with nothing left to do are done, and its shipments not yet
     shipped are cancelled. Units already in a tote stay on hand, outside any bin, to be put away."""
     now = utcnow()
+    # The lock order of picking: (the order, held by the caller), its pick lists, then tasks.
+    lists = sorted(set(session.scalars(select(PickTask.pick_list_id).where(PickTask.order_id == order_id))))
+    if lists:
+        session.execute(lock_in_key_order(session, select(PickList.id).where(PickList.id.in_(lists)), PickList.id))
     session.execute(
         update(PickTask).where(PickTask.order_id == order_id, PickTask.status == "open").values(status="cancelled")
     )
-    lists = set(session.scalars(select(PickTask.pick_list_id).where(PickTask.order_id == order_id)))
-    for list_id in sorted(lists):
+    for list_id in lists:
         still_open = session.scalar(
             select(PickTask.id).where(PickTask.pick_list_id == list_id, PickTask.status == "open").limit(1)
         )

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from itertools import permutations
 
-from oms.errors import InvalidInput
+from oms.errors import Conflict, InvalidInput
 
 Dims = tuple[int, int, int]
 
@@ -203,8 +203,9 @@ class PackResult:
         return any(p.protection.fragile for p in self.packages)
 
 
-class ItemTooLarge(InvalidInput):
-    """An item (with its protection) fits in no box of the catalogue, in any orientation."""
+class ItemTooLarge(Conflict):
+    """An item (with its protection) fits in no box of the catalogue, in any orientation. A 409:
+    the request is sound, the box catalogue cannot serve it (add a box, then pack again)."""
 
     code = "item_too_large"
 
@@ -214,7 +215,7 @@ class ItemTooLarge(InvalidInput):
         self.dims = dims
 
 
-class ItemTooHeavy(InvalidInput):
+class ItemTooHeavy(Conflict):
     """An item fits some box but is heavier than every box it fits can carry."""
 
     code = "item_too_heavy"
@@ -235,7 +236,8 @@ def choose_boxes(
 ) -> PackResult:
     """The cheapest box that takes every item (with room for protection and within its weight
     limit), or when none can, the cheapest set of boxes found. Raises ``ItemTooLarge`` /
-    ``ItemTooHeavy`` for an item no box can take, ``InvalidInput`` for an empty order or catalogue."""
+    ``ItemTooHeavy`` for an item no box can take (both 409), ``InvalidInput`` for an empty order and
+    ``Conflict`` for an empty catalogue."""
     rules = protection
     _check_input(items, boxes)
     units = [_Unit.of(item, rules) for item in items]
@@ -293,7 +295,7 @@ def _check_input(items: Sequence[Item], boxes: Sequence[Box]) -> None:
     if not items:
         raise InvalidInput("there is nothing to pack", code="nothing_to_pack")
     if not boxes:
-        raise InvalidInput("the box catalogue is empty", code="no_boxes")
+        raise Conflict("the box catalogue is empty", code="no_boxes")
     seen: set[str] = set()
     for item in items:
         if item.key in seen:

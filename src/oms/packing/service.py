@@ -24,6 +24,9 @@ from oms.db.base import utcnow
 from oms.db.locks import lock_in_key_order
 from oms.errors import Conflict, DomainError, InvalidTransition, NotFound
 from oms.events.outbox import emit_many
+from oms.orders.locks import lock_order
+from oms.orders.queries import order_number
+from oms.orders.rules import OrderStatus
 from oms.orders.timeline import record
 from oms.packing import cartons
 from oms.packing.boxes import carton_box
@@ -44,11 +47,25 @@ WEIGHT_TOLERANCE_PCT = 5.0
 
 
 def _lock_shipment(session: Session, shipment_id: int) -> Shipment:
-    shipment = session.scalar(
-        lock_in_key_order(session, select(Shipment).where(Shipment.id == shipment_id), Shipment.id)
-    )
-    if shipment is None:
+    """The order's row first, then the shipment's (the lock order of every writer): a cancel or a
+    hold of the order and packing its shipment happen one after the other. An order that is on
+    hold or cancelled is not packed."""
+    order_id = session.scalar(select(Shipment.order_id).where(Shipment.id == shipment_id))
+    if order_id is None:
         raise NotFound(f"no shipment {shipment_id}", code="shipment_not_found")
+    order = lock_order(session, order_id)
+    if order.status in (OrderStatus.ON_HOLD, OrderStatus.CANCELLED):
+        raise Conflict(
+            f"order {order_number(order.id)} is {order.status}: its shipments are not packed",
+            code="order_not_packable",
+            order_status=order.status,
+        )
+    shipment = session.scalar(
+        lock_in_key_order(session, select(Shipment).where(Shipment.id == shipment_id), Shipment.id).execution_options(
+            populate_existing=True
+        )
+    )
+    assert shipment is not None
     return shipment
 
 

@@ -167,6 +167,18 @@ def _shipment_for(session: Session, order_id: int, warehouse_id: int) -> int:
     return shipment.id
 
 
+def lock_floor(session: Session, warehouse_id: int) -> None:
+    """Pick lists of one warehouse are built one at a time: the units a bin can still give are
+    read and claimed under this lock, so two lists built at once never count the same units.
+    PostgreSQL: a transaction-scoped advisory lock (no row lock, so no new lock-order edge with
+    the writers of warehouse rows). SQLite needs none: BEGIN IMMEDIATE already serialises writers."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_FLOOR_LOCK_SPACE, warehouse_id)))
+
+
+_FLOOR_LOCK_SPACE = 0x504B  # "PK": the key space of pick-list building locks
+
+
 def build_list(
     session: Session,
     warehouse_id: int,
@@ -178,6 +190,7 @@ def build_list(
     """One pick list: for each (order, tote, needs) a shipment and tasks from the fewest, closest
     bins, all visited in one optimal walk. Depot tasks (stock in no bin) come first: the picker
     starts there."""
+    lock_floor(session, warehouse_id)
     floor = Floor(session, warehouse_id, {n.product_id for _, _, needs in groups for n in needs}, avoid)
     rows: list[dict[str, Any]] = []
     for order_id, tote, needs in groups:

@@ -2,15 +2,16 @@
 lists lives in ``oms.picking.planning``, task mechanics in ``oms.picking.tasks``, reads in
 ``oms.picking.queries``.
 
-Lock order (the one every writer follows): order rows (by id), then pick task rows, then stock
-rows (``oms.inventory.stock``). A refused scan is recorded in a second transaction after the
+Lock order (the one every writer follows): order rows (by id), then the pick list row, then pick
+task rows, then stock rows (``oms.inventory.stock``); building lists also takes the warehouse's
+floor lock (``planning.lock_floor``) after the orders. A refused scan is recorded in a second transaction after the
 first one rolled back, so the audit trail keeps it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from oms.auth.service import Principal
@@ -20,7 +21,7 @@ from oms.db.base import utcnow
 from oms.errors import Conflict, DomainError, InvalidTransition
 from oms.events.outbox import emit_many
 from oms.inventory import stock
-from oms.inventory.model import Bin, BinStock, Warehouse
+from oms.inventory.model import Bin, BinStock, StockLevel, Warehouse
 from oms.inventory.stock import Movement, MovementKind
 from oms.inventory.warehouses import get_warehouse
 from oms.orders.backorders import fill_backorders, lock_waiting_orders, units_waiting
@@ -48,6 +49,7 @@ from oms.picking.tasks import (
     allocated_by_warehouse,
     check_task_open,
     current_task,
+    lock_list,
     lock_task,
     open_list,
     record_refusal,
@@ -149,6 +151,7 @@ def scan(db: Database, list_id: int, data: ScanCreate, principal: Principal) -> 
         task = current_task(session, pick_list, data.task_id)
         seen["task"] = task.id
         order = lock_order(session, task.order_id)
+        pick_list = lock_list(session, pick_list.id)
         task = lock_task(session, task.id)
         check_task_open(task, order)
         remaining = task.quantity - task.picked - task.short
@@ -206,6 +209,25 @@ def scan(db: Database, list_id: int, data: ScanCreate, principal: Principal) -> 
 # --- short picks -------------------------------------------------------------------------------
 
 
+def _loose_units(session: Session, product_id: int, warehouse_id: int) -> int:
+    """Units of a product on hand in a warehouse that are neither in a bin nor in a tote (picked
+    for an order): received without a bin, or left by a cancelled order's pick."""
+    on_hand = session.scalar(
+        select(StockLevel.on_hand).where(StockLevel.product_id == product_id, StockLevel.warehouse_id == warehouse_id)
+    )
+    in_bins = session.scalar(
+        select(func.coalesce(func.sum(BinStock.quantity), 0)).where(
+            BinStock.product_id == product_id, BinStock.warehouse_id == warehouse_id
+        )
+    )
+    in_totes = session.scalar(
+        select(func.coalesce(func.sum(Allocation.picked), 0)).where(
+            Allocation.product_id == product_id, Allocation.warehouse_id == warehouse_id
+        )
+    )
+    return max((on_hand or 0) - int(in_bins or 0) - int(in_totes or 0), 0)
+
+
 def short_pick(db: Database, list_id: int, task_id: int, data: ShortCreate, principal: Principal) -> ShortOut:
     seen: dict[str, int] = {}
     actor = principal.actor
@@ -217,6 +239,7 @@ def short_pick(db: Database, list_id: int, task_id: int, data: ShortCreate, prin
         seen["task"] = task.id
         # Orders first (this one and those waiting for the product, in id order), then stock.
         order = lock_waiting_orders(session, {task.product_id}, task.order_id)[task.order_id]
+        pick_list = lock_list(session, pick_list.id)
         task = lock_task(session, task.id)
         check_task_open(task, order)
         remaining = task.quantity - task.picked - task.short
@@ -242,6 +265,7 @@ def short_pick(db: Database, list_id: int, task_id: int, data: ShortCreate, prin
                 )
                 or 0
             )
+        loose = _loose_units(session, task.product_id, wid)
         reference = f"pick list {pick_list.id}"
         task.short = missing
         movements = take(session, task, wid, data.found, actor)
@@ -252,9 +276,12 @@ def short_pick(db: Database, list_id: int, task_id: int, data: ShortCreate, prin
             )
         )  # fmt: skip
         # The bin held less than the books said: take the missing units off the books, from the
-        # bin (as far as the books have them there) and the rest from the unbinned stock.
+        # bin (as far as the books have them there), then from the loose stock outside any bin
+        # and any tote. Units the books cannot place stay on them: the stock.discrepancy event
+        # asks for a count, and nothing is written off from another order's tote.
         at_bin = min(missing, max(in_bin - data.found, 0)) if task.bin_id is not None else 0
-        for bin_id, qty in ((task.bin_id, at_bin), (None, missing - at_bin)):
+        at_depot = min(missing - at_bin, loose)
+        for bin_id, qty in ((task.bin_id, at_bin), (None, at_depot)):
             if qty:
                 movements.append(
                     Movement(
@@ -263,8 +290,7 @@ def short_pick(db: Database, list_id: int, task_id: int, data: ShortCreate, prin
                     )
                 )  # fmt: skip
         stock.apply(session, movements)
-        # Keep a zero allocation rather than delete it: its tasks and their scans (the audit
-        # trail) hang on it with ON DELETE CASCADE.
+        # The allocation stays even at zero: its picked count and its tasks refer to it.
         allocation.quantity -= missing
         line.reserved -= missing
         line.backordered += missing

@@ -34,6 +34,16 @@ def lock_task(session: Session, task_id: int) -> PickTask:
     return task
 
 
+def lock_list(session: Session, list_id: int) -> PickList:
+    """The list's row, locked after the order: two scans finishing a wave's last tasks at once
+    then settle it one after the other, and the second sees the first's task done."""
+    stmt = lock_in_key_order(session, select(PickList).where(PickList.id == list_id), PickList.id)
+    pick_list = session.scalar(stmt.execution_options(populate_existing=True))
+    if pick_list is None:
+        raise NotFound(f"no pick list {list_id}")
+    return pick_list
+
+
 def current_task(session: Session, pick_list: PickList, task_id: int | None) -> PickTask:
     if task_id is not None:
         task = session.get(PickTask, task_id)
