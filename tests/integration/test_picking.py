@@ -432,3 +432,44 @@ def test_creating_a_pick_list_again_with_the_same_idempotency_key_replays_it(api
     again = api.post(f"/orders/{order['id']}/pick-lists", headers=headers)
     assert first.status_code == again.status_code == 201
     assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == first.json()
+
+
+def test_pick_lists_built_at_the_same_moment_never_claim_the_same_units_of_a_bin(api: Api, db) -> None:  # type: ignore[no-untyped-def]
+    """Eight orders of two mugs each, sixteen mugs in eight bins of two, all lists built at once by
+    real concurrent clients (threads with their own connections): every bin is claimed at most
+    as far as it holds, and every list can be picked to the end."""
+    import threading
+
+    from oms.auth.service import authenticate_token
+    from oms.picking import service as picking
+
+    _warehouse(api, "NJ", bins=[(f"A-{n:02d}", 0.0, 2.0 * n, "A") for n in range(1, 9)])
+    api.channel("web", warehouses=["NJ"])
+    _products(api, "MUG")
+    for n in range(1, 9):
+        _put(api, "NJ", "MUG", 2, f"A-{n:02d}")
+    orders = [api.order([("MUG", 2)])["id"] for _ in range(8)]
+    with db.read() as session:
+        principal = authenticate_token(session, SECRET, api.token)
+    start = threading.Barrier(len(orders))
+    results: list[object] = []
+
+    def build(order_id: int) -> None:
+        start.wait()
+        try:
+            results.append(picking.create_order_pick_lists(db, order_id, principal))
+        except Exception as exc:  # noqa: BLE001  (collected and asserted below)
+            results.append(exc)
+
+    threads = [threading.Thread(target=build, args=(o,)) for o in orders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(not isinstance(r, Exception) for r in results), results
+    claimed: dict[str, int] = {}
+    for r in results:
+        for pick_list in r.pick_lists:  # type: ignore[attr-defined]
+            for task in pick_list.tasks:
+                claimed[task.bin] = claimed.get(task.bin, 0) + task.quantity
+    assert claimed == {f"A-{n:02d}": 2 for n in range(1, 9)}
