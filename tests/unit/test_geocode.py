@@ -12,7 +12,7 @@ import pytest
 from oms.routing.geocode import Geocode, NoMatch, geocode, haversine_km, normalise_country, zip5
 
 # shared/ sits beside the repository (on a developer's machine and in CI alike).
-ZIPS_CSV = Path(__file__).resolve().parents[3] / "shared" / "reference" / "samples" / "zips.csv"
+ZIPS_CSV = Path(__file__).resolve().parents[1] / "fixtures" / "zips.csv"  # provenance: tests/fixtures/SOURCES.md
 
 
 def near(g: Geocode | NoMatch, lat: float, lon: float, km: float) -> bool:
@@ -44,7 +44,6 @@ def test_zip_is_used_for_us_territories_too():
     assert isinstance(g, Geocode) and g.source == "zip" and near(g, 18.18, -66.75, 5)
 
 
-@pytest.mark.skipif(not ZIPS_CSV.exists(), reason=f"reference file {ZIPS_CSV} not present")
 def test_zip_centroids_agree_with_the_census_gazetteer():
     # The copy in shared/ has longitude BEFORE latitude (INTPTLONG, INTPTLAT): read by name, not position.
     # Census internal points and USPS centroids differ by up to about the ZIP's own size.
