@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from oms.cli_floor import packing_app, picking_app, routing_app
 from oms.config import ConfigError, Settings, load_settings
 from oms.db import Database
 
@@ -25,6 +26,9 @@ tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(routing_app, name="routing")
+app.add_typer(picking_app, name="picking")
+app.add_typer(packing_app, name="packing")
 
 out = Console()
 err = Console(stderr=True)

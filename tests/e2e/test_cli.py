@@ -84,3 +84,47 @@ def test_the_worker_drains_the_outbox_and_exits_with_once(run, api, db):
         pending = s.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.processed_at.is_(None)))
     assert pending == 0
     assert "delivered 0 event(s)" in run("worker", "--once").stdout
+
+
+def test_the_warehouse_floor_from_the_command_line(run, api):
+    """Route, pick (a wrong scan refused), pack and close, as named users, in real processes."""
+    api.warehouse("NJ1")
+    api.ok(api.post("/warehouses/NJ1/bins", {"code": "A-01", "x_m": 0, "y_m": 4, "aisle": "A"}), 201)
+    api.product("BOOK-1", weight_g=600, length_mm=230, width_mm=150, height_mm=30)
+    api.channel("web")
+    api.ok(
+        api.post(
+            "/inventory/receipts", {"warehouse": "NJ1", "lines": [{"sku": "BOOK-1", "quantity": 3, "bin": "A-01"}]}
+        ),
+        201,
+    )
+    box = {"code": "MAILER", "name": "Mailer", "inner_length_mm": 300, "inner_width_mm": 230, "inner_height_mm": 40}
+    api.ok(api.post("/boxes", {**box, "max_weight_g": 2000, "tare_weight_g": 40, "cost": "0.45"}), 201)
+    order = api.order([("BOOK-1", 1)])
+    run("users", "create", "--email", "pia@example.com", "--role", "picker")
+    run("users", "create", "--email", "pax@example.com", "--role", "packer")
+
+    assert "NJ1" in run("routing", "show", str(order["id"])).stdout
+    denied = run("routing", "reroute", str(order["id"]), "--as", "pia@example.com", ok=False)
+    assert denied.returncode == 1 and "forbidden" in denied.stderr
+
+    made = json.loads(run("picking", "order", str(order["id"]), "--as", "pia@example.com", "--json").stdout)
+    [pick_list] = made["pick_lists"]
+    list_id = str(pick_list["id"])
+    wrong = run("picking", "scan", list_id, "--bin", "B-99", "--as", "pia@example.com", ok=False)
+    assert wrong.returncode == 1 and "wrong_bin" in wrong.stderr and "A-01" in wrong.stderr
+    both = run("picking", "scan", list_id, "--bin", "A-01", "--item", "BOOK-1", "--as", "pia@example.com", ok=False)
+    assert both.returncode == 2 and "exactly one" in both.stderr
+    run("picking", "scan", list_id, "--bin", "A-01", "--as", "pia@example.com")
+    run("picking", "scan", list_id, "--item", "BOOK-1", "--as", "pia@example.com")
+    done = run("picking", "scan", list_id, "--quantity", "1", "--as", "pia@example.com").stdout
+    assert "ready_to_pack" in done
+
+    shipment = pick_list["orders"][0]["shipment_id"]
+    packed = json.loads(run("packing", "pack", str(shipment), "--as", "pax@example.com", "--json").stdout)
+    [package] = packed["packages"]
+    assert package["box"]["code"] == "MAILER"
+    assert "MAILER" in run("packing", "boxes").stdout
+    run("packing", "scan", str(package["id"]), "BOOK-1", "--as", "pax@example.com")
+    closed = run("packing", "close", str(package["id"]), "--as", "pax@example.com").stdout
+    assert "shipment packed" in closed
