@@ -1,13 +1,13 @@
 """The JSON explanation of a routing decision: the strategy and cost model, every candidate with
 what it can cover and its score alone, the chosen set and the runner-up with their legs, and a
-sentence saying why. Pure, like ``oms.routing.scoring``, whose search context it reads."""
+sentence saying why. Pure, like ``oms.routing.search``, whose search context it reads."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from oms.routing.scoring import Assignment, Context
+    from oms.routing.search import Assignment, Context
 
 
 def _label(ctx: Context, w: int) -> str:
