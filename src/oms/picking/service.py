@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from oms.auth.service import Principal
 from oms.catalog.model import Product
+from oms.channels.service import routing_candidates
 from oms.db import Database
 from oms.db.base import utcnow
 from oms.errors import Conflict, DomainError, InvalidTransition
@@ -238,13 +239,21 @@ def short_pick(db: Database, list_id: int, task_id: int, data: ShortCreate, prin
         task = current_task(session, pick_list, task_id)
         seen["task"] = task.id
         # Orders first (this one and those waiting for the product, in id order), then stock.
-        order = lock_waiting_orders(session, {task.product_id}, task.order_id)[task.order_id]
+        waiting = lock_waiting_orders(session, {task.product_id}, task.order_id)
+        order = waiting[task.order_id]
         pick_list = lock_list(session, pick_list.id)
         task = lock_task(session, task.id)
         check_task_open(task, order)
         remaining = task.quantity - task.picked - task.short
         missing = rules.check_short(data.found, remaining)
         wid = pick_list.warehouse_id
+        # Every stock row of this product the correction and the re-route may touch, locked once
+        # in key order before any changes: this warehouse's and every warehouse the waiting
+        # orders' channels may ship from.
+        reach = {wid} | {
+            c.id for cid in {o.channel_id for o in waiting.values()} for c in routing_candidates(session, cid)[1]
+        }
+        stock.read_levels(session, [task.product_id], reach, lock=True)
         allocation = session.scalar(
             select(Allocation).where(Allocation.id == task.allocation_id).execution_options(populate_existing=True)
         )
