@@ -24,6 +24,7 @@ from oms.packing.routes import router as packing_router
 from oms.picking.routes import router as picking_router
 from oms.routing import geocode
 from oms.web import errors
+from oms.web.fast_orders import FastOrderCapture
 from oms.web.middleware import BodyLimit
 
 API_PREFIX = "/api/v1"
@@ -87,5 +88,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         return {"status": "ok"}
 
     errors.install(app)
+    app.add_middleware(FastOrderCapture, state=app.state)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
