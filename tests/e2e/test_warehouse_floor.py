@@ -129,7 +129,7 @@ def test_an_order_is_routed_again_without_a_closed_warehouse_and_keeps_the_books
     assert unknown.status_code == 422 and unknown.json()["error"] == "unknown_warehouse"
     floor.ok(floor.post(f"/orders/{order['id']}/pick-lists"), 201)
     started = floor.post(f"/orders/{order['id']}/reroute", {})
-    assert started.status_code == 409 and started.json()["error"] in {"picking_started", "cannot_reroute"}
+    assert started.status_code == 409 and started.json()["error"] == "cannot_reroute"  # in_fulfilment now
 
 
 def test_a_shop_ships_only_for_channels_that_allow_stores(floor):
@@ -175,3 +175,12 @@ def test_cancelling_an_order_mid_pick_stops_its_tasks_and_shipment_and_keeps_the
         assert stock.ledger_mismatches(session) == {} and stock.bin_mismatches(session) == {}
     mugs = {w["warehouse"]: w for w in floor.stock("MUG-1")["warehouses"]}
     assert mugs["NJ1"]["reserved"] == 0 and mugs["NJ1"]["on_hand"] == 5
+
+
+def test_an_address_nothing_matches_falls_back_to_the_channels_order_and_says_why(floor):
+    far_away = {"name": "Base", "line1": "1 Ice Shelf", "city": "Nowhere", "postal_code": "00000", "country": "AQ"}
+    order = floor.order([("MUG-1", 1)], shipping_address=far_away)
+    # The channel lists CA1 first; without a position for the customer, its order decides.
+    assert order["lines"][0]["allocations"] == [{"warehouse": "CA1", "quantity": 1}]
+    routing = floor.ok(floor.get(f"/orders/{order['id']}/routing"))
+    assert routing["destination"] is None and "not geocoded" in routing["fallback_reason"]

@@ -4,9 +4,12 @@ wait on each other in a circle. SQLite needs none: BEGIN IMMEDIATE already seria
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
+
+M = TypeVar("M")
 
 
 def lock_in_key_order(session: Session, stmt: Select, *order_by: object) -> Select:  # type: ignore[type-arg]
@@ -17,6 +20,13 @@ def lock_in_key_order(session: Session, stmt: Select, *order_by: object) -> Sele
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     return stmt
+
+
+def lock_row(session: Session, model: type[M], row_id: int) -> M | None:
+    """One row by primary key ``id``, locked (PostgreSQL) and refreshed with what the lock saw;
+    None when there is no such row."""
+    stmt = lock_in_key_order(session, select(model).where(model.id == row_id), model.id)  # type: ignore[attr-defined]
+    return session.scalar(stmt.execution_options(populate_existing=True))
 
 
 def sorted_keys(keys: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:

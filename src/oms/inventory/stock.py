@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from sqlalchemy import bindparam, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -80,6 +81,31 @@ class Movement:
     reference: str | None = None
     order_id: int | None = None
     bin_id: int | None = None
+
+
+class Reservable(Protocol):
+    product_id: int
+    warehouse_id: int
+    quantity: int
+
+
+def reservations(
+    picks: Iterable[Reservable], actor: str, order_id: int, reference: str, reason: str | None = None
+) -> list[Movement]:
+    """The ledger rows that reserve a plan's picks (oms.routing.rules.Pick) for an order."""
+    return [
+        Movement(
+            p.product_id,
+            p.warehouse_id,
+            MovementKind.RESERVATION,
+            actor,
+            delta_reserved=p.quantity,
+            reason=reason,
+            reference=reference,
+            order_id=order_id,
+        )
+        for p in picks
+    ]
 
 
 @dataclass(frozen=True)

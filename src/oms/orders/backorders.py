@@ -16,13 +16,14 @@ from oms.channels.service import routing_candidates
 from oms.db.base import utcnow
 from oms.events.outbox import emit_many
 from oms.inventory import stock
-from oms.inventory.stock import Movement, MovementKind
+from oms.inventory.stock import Movement
 from oms.orders.locks import lock_orders
 from oms.orders.model import Allocation, Order, OrderLine
 from oms.orders.queries import order_number
 from oms.orders.rules import OPEN_STATUSES, check_transition, derive_status
 from oms.orders.timeline import record
 from oms.routing.rules import LineRequest, Planner
+from oms.routing.scoring import Candidate
 from oms.routing.service import order_destination, planner_for
 
 
@@ -53,6 +54,19 @@ def units_waiting(session: Session, order_ids: Iterable[int]) -> dict[int, int]:
     return {order_id: int(units or 0) for order_id, units in rows}
 
 
+ChannelRules = dict[int, tuple[bool, list[Candidate]]]  # channel id -> (stores allowed, candidates)
+
+
+def channel_rules(session: Session, orders: Iterable[Order]) -> ChannelRules:
+    """The routing rules of the channels these orders came from."""
+    return {cid: routing_candidates(session, cid) for cid in sorted({o.channel_id for o in orders})}
+
+
+def reach(rules: ChannelRules) -> set[int]:
+    """Every warehouse those channels may ship from: the stock rows a fill for them may touch."""
+    return {c.id for _, candidates in rules.values() for c in candidates}
+
+
 def fill_backorders(session: Session, product_ids: Iterable[int], actor: str) -> list[dict[str, Any]]:
     """Reserve newly available stock for waiting lines, oldest line first. Returns what was filled."""
     pids = sorted(set(product_ids))
@@ -68,8 +82,8 @@ def fill_backorders(session: Session, product_ids: Iterable[int], actor: str) ->
         .order_by(OrderLine.id)
     ).all()
     # Each waiting line is routed like a new order: its channel's rules, the closest warehouse first.
-    rules_by_channel = {cid: routing_candidates(session, cid) for cid in {o.channel_id for o in orders.values()}}
-    all_wids = {c.id for _, candidates in rules_by_channel.values() for c in candidates}
+    rules_by_channel = channel_rules(session, orders.values())
+    all_wids = reach(rules_by_channel)
     levels = stock.read_levels(session, pids, all_wids, lock=True)
     available = {k: v.available for k, v in levels.items()}
 
@@ -90,17 +104,8 @@ def fill_backorders(session: Session, product_ids: Iterable[int], actor: str) ->
             available[(product_id, pick.warehouse_id)] -= pick.quantity
             new_allocations[(line_id, pick.warehouse_id)] += pick.quantity
             got += pick.quantity
-            movements.append(
-                Movement(
-                    product_id,
-                    pick.warehouse_id,
-                    MovementKind.RESERVATION,
-                    actor,
-                    delta_reserved=pick.quantity,
-                    reason="backorder filled",
-                    reference=f"order {order_number(order_id)}",
-                    order_id=order_id,
-                )
+            movements += stock.reservations(
+                [pick], actor, order_id, f"order {order_number(order_id)}", reason="backorder filled"
             )
         if got:
             per_line[line_id] = got

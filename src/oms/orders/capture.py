@@ -27,7 +27,7 @@ from oms.errors import AlreadyExists, InsufficientStock, InvalidInput
 from oms.events.outbox import emit_many
 from oms.inventory import stock
 from oms.inventory.model import StockLevel
-from oms.inventory.stock import Level, Movement, MovementKind
+from oms.inventory.stock import Level
 from oms.orders import capture_pg
 from oms.orders.capture_pg import ProductRow, Snapshot
 from oms.orders.model import Allocation, Order, OrderLine, Payment
@@ -345,18 +345,7 @@ def _write(
     try:
         stock.apply(
             session,
-            [
-                Movement(
-                    p.product_id,
-                    p.warehouse_id,
-                    MovementKind.RESERVATION,
-                    actor,
-                    delta_reserved=p.quantity,
-                    reference=reference,
-                    order_id=order_id,
-                )
-                for p in plan.picks
-            ],
+            stock.reservations(plan.picks, actor, order_id, reference),
             reorder_points=reorder_points,
         )
     except InsufficientStock:

@@ -8,14 +8,13 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oms.db.locks import lock_in_key_order
+from oms.db.locks import lock_in_key_order, lock_row
 from oms.errors import NotFound
 from oms.orders.model import Order
 
 
 def lock_order(session: Session, order_id: int) -> Order:
-    stmt = lock_in_key_order(session, select(Order).where(Order.id == order_id), Order.id)
-    order = session.scalar(stmt.execution_options(populate_existing=True))
+    order = lock_row(session, Order, order_id)
     if order is None:
         raise NotFound(f"no order with id {order_id}")
     return order

@@ -116,19 +116,7 @@ def reroute_order(
                 f"routing again would leave {', '.join(refused)} without stock; the order keeps its current plan",
                 skus=refused,
             )
-        movements += [
-            Movement(
-                p.product_id,
-                p.warehouse_id,
-                MovementKind.RESERVATION,
-                actor,
-                delta_reserved=p.quantity,
-                reason="re-route",
-                reference=reference,
-                order_id=order.id,
-            )
-            for p in plan.picks
-        ]
+        movements += stock.reservations(plan.picks, actor, order.id, reference, reason="re-route")
         stock.apply(session, movements)
         session.execute(delete(Allocation).where(Allocation.order_id == order.id))
         if plan.picks:

@@ -21,7 +21,7 @@ from oms.auth.service import Principal
 from oms.catalog.model import Product
 from oms.db import Database
 from oms.db.base import utcnow
-from oms.db.locks import lock_in_key_order
+from oms.db.locks import lock_row
 from oms.errors import Conflict, DomainError, InvalidTransition, NotFound
 from oms.events.outbox import emit_many
 from oms.orders.locks import lock_order
@@ -60,11 +60,7 @@ def _lock_shipment(session: Session, shipment_id: int) -> Shipment:
             code="order_not_packable",
             order_status=order.status,
         )
-    shipment = session.scalar(
-        lock_in_key_order(session, select(Shipment).where(Shipment.id == shipment_id), Shipment.id).execution_options(
-            populate_existing=True
-        )
-    )
+    shipment = lock_row(session, Shipment, shipment_id)
     assert shipment is not None
     return shipment
 

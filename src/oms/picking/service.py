@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from oms.auth.service import Principal
 from oms.catalog.model import Product
-from oms.channels.service import routing_candidates
 from oms.db import Database
 from oms.db.base import utcnow
 from oms.errors import Conflict, DomainError, InvalidTransition
@@ -25,7 +24,7 @@ from oms.inventory import stock
 from oms.inventory.model import Bin, BinStock, StockLevel, Warehouse
 from oms.inventory.stock import Movement, MovementKind
 from oms.inventory.warehouses import get_warehouse
-from oms.orders.backorders import fill_backorders, lock_waiting_orders, units_waiting
+from oms.orders.backorders import channel_rules, fill_backorders, lock_waiting_orders, reach, units_waiting
 from oms.orders.locks import lock_order, lock_orders
 from oms.orders.model import Allocation, Order, OrderLine
 from oms.orders.queries import order_number
@@ -250,10 +249,9 @@ def short_pick(db: Database, list_id: int, task_id: int, data: ShortCreate, prin
         # Every stock row of this product the correction and the re-route may touch, locked once
         # in key order before any changes: this warehouse's and every warehouse the waiting
         # orders' channels may ship from.
-        reach = {wid} | {
-            c.id for cid in {o.channel_id for o in waiting.values()} for c in routing_candidates(session, cid)[1]
-        }
-        stock.read_levels(session, [task.product_id], reach, lock=True)
+        stock.read_levels(
+            session, [task.product_id], {wid} | reach(channel_rules(session, waiting.values())), lock=True
+        )
         allocation = session.scalar(
             select(Allocation).where(Allocation.id == task.allocation_id).execution_options(populate_existing=True)
         )

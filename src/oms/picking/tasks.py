@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from oms.db import Database
 from oms.db.base import utcnow
-from oms.db.locks import lock_in_key_order
+from oms.db.locks import lock_row
 from oms.errors import Conflict, NotFound
 from oms.events.outbox import emit_many
 from oms.inventory.model import Warehouse
@@ -27,8 +27,7 @@ from oms.shipping.model import Shipment
 
 
 def lock_task(session: Session, task_id: int) -> PickTask:
-    stmt = lock_in_key_order(session, select(PickTask).where(PickTask.id == task_id), PickTask.id)
-    task = session.scalar(stmt.execution_options(populate_existing=True))
+    task = lock_row(session, PickTask, task_id)
     if task is None:
         raise NotFound(f"no pick task {task_id}")
     return task
@@ -37,8 +36,7 @@ def lock_task(session: Session, task_id: int) -> PickTask:
 def lock_list(session: Session, list_id: int) -> PickList:
     """The list's row, locked after the order: two scans finishing a wave's last tasks at once
     then settle it one after the other, and the second sees the first's task done."""
-    stmt = lock_in_key_order(session, select(PickList).where(PickList.id == list_id), PickList.id)
-    pick_list = session.scalar(stmt.execution_options(populate_existing=True))
+    pick_list = lock_row(session, PickList, list_id)
     if pick_list is None:
         raise NotFound(f"no pick list {list_id}")
     return pick_list

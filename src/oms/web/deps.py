@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPBearer
@@ -32,24 +32,34 @@ async def authenticate(
     _doc: Annotated[object, Depends(bearer_scheme)] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Principal:
+    token = bearer_token(authorization)
+    state = request.app.state
+    cached = cached_principal(state, token)
+    if cached is not None:
+        return cached
+
+    def lookup() -> Principal:
+        with state.db.read() as session:
+            return authenticate_token(session, state.secret_key, token)
+
+    principal = await run_in_threadpool(lookup)
+    state.token_cache.put(hash_token(state.secret_key, token), principal)
+    return principal
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header."""
     if not authorization:
         raise Unauthenticated("send an API token: Authorization: Bearer <token>")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
-    state = request.app.state
-    token_hash = hash_token(state.secret_key, token.strip())
-    cached = state.token_cache.get(token_hash)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
+    return token.strip()
 
-    def lookup() -> Principal:
-        with state.db.read() as session:
-            return authenticate_token(session, state.secret_key, token.strip())
 
-    principal = await run_in_threadpool(lookup)
-    state.token_cache.put(token_hash, principal)
-    return principal
+def cached_principal(state: Any, token: str) -> Principal | None:
+    """The caller behind ``token`` if this process verified it within OMS_TOKEN_CACHE_S."""
+    return state.token_cache.get(hash_token(state.secret_key, token))  # type: ignore[no-any-return]
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from oms.auth.service import hash_token
-from oms.errors import DomainError
+from oms.errors import DomainError, Unauthenticated
 from oms.orders import service
 from oms.orders.schemas import OrderCreate
-from oms.web.errors import status_for
+from oms.web.deps import bearer_token, cached_principal
+from oms.web.errors import error_response, status_for
 
 PATH = "/api/v1/orders"
 
@@ -52,8 +51,7 @@ class FastOrderCapture:
         try:
             order, created = await run_in_threadpool(service.create_order, self.state.db, data, principal)
         except DomainError as exc:
-            payload = {**exc.extra, "error": exc.code, "detail": exc.detail}
-            await _answer(send, status_for(exc), orjson.dumps(payload))
+            await error_response(status_for(exc), exc.code, exc.detail, **exc.extra)(scope, replay, send)
             return
         except Exception:  # noqa: BLE001  (nothing was committed: FastAPI's route answers in full)
             await self.app(scope, replay, send)
@@ -67,14 +65,11 @@ class FastOrderCapture:
             if name == b"idempotency-key":
                 return None
             if name == b"authorization":
-                authorization = value
-        if authorization is None:
+                authorization = value.decode("latin-1")
+        try:
+            principal = cached_principal(self.state, bearer_token(authorization))
+        except Unauthenticated:  # the route says why, in full
             return None
-        scheme, _, token = authorization.decode("latin-1").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            return None
-        principal = self.state.token_cache.get(hash_token(self.state.secret_key, token))
         if principal is None or "orders:write" not in principal.scopes:
             return None
         return principal
@@ -108,7 +103,5 @@ def _replaying(body: bytes, more: bool | None, receive: Receive) -> Receive:
 
 async def _answer(send: Send, status: int, body: bytes) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if status == 401:
-        headers.append((b"www-authenticate", b"Bearer"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
