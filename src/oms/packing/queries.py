@@ -69,7 +69,10 @@ def package_out(package: Package, box: Box, items: Sequence[PackageItem], of: in
     )
 
 
-def shipment_out(session: Session, shipment: Shipment, warehouse: str) -> ShipmentOut:
+def shipment_out(
+    session: Session, shipment: Shipment, warehouse: str, packages: list[PackageOut] | None = None
+) -> ShipmentOut:
+    """``packages`` when the caller read them already (a page of shipments reads them at once)."""
     return ShipmentOut(
         id=shipment.id,
         status=shipment.status,
@@ -78,7 +81,7 @@ def shipment_out(session: Session, shipment: Shipment, warehouse: str) -> Shipme
         warehouse=warehouse,
         created_at=shipment.created_at,
         updated_at=shipment.updated_at,
-        packages=_packages_out(session, [shipment.id]).get(shipment.id, []),
+        packages=packages if packages is not None else _packages_out(session, [shipment.id]).get(shipment.id, []),
     )
 
 
@@ -109,19 +112,4 @@ def list_shipments(
     with db.read() as session:
         rows = session.execute(keyset(stmt, Shipment.id, cursor, limit)).all()
         packages = _packages_out(session, [s.id for s, _ in rows[:limit]])
-        return page_of(
-            [
-                ShipmentOut(
-                    id=s.id,
-                    status=s.status,
-                    order_id=s.order_id,
-                    order_number=order_number(s.order_id),
-                    warehouse=code,
-                    created_at=s.created_at,
-                    updated_at=s.updated_at,
-                    packages=packages.get(s.id, []),
-                )
-                for s, code in rows
-            ],
-            limit,
-        )
+        return page_of([shipment_out(session, s, code, packages.get(s.id, [])) for s, code in rows], limit)
