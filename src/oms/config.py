@@ -42,6 +42,26 @@ class Settings(BaseSettings):
     token_cache_s: float = Field(default=10.0, ge=0, description="How long a verified token is remembered.")
     log_level: str = "info"
 
+    # Links in emails and on labels point here (the address customers reach oms at).
+    public_url: str = Field(default="http://127.0.0.1:8000", description="Base URL for links sent to customers.")
+    # Email. Without a host, messages are still rendered and kept (status "unsent") and can be
+    # re-sent from GET /emails once SMTP is configured.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_s: float = Field(default=15.0, gt=0)
+    mail_from: str = Field(default="oms <orders@oms.localhost>", description="The From: of customer emails.")
+    # Outbound webhooks.
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    # Feedback: the request goes out this many days after delivery; its link works this many days.
+    feedback_delay_days: float = Field(default=3, ge=0)
+    feedback_link_days: int = Field(default=30, ge=1)
+    # The outbox worker runs inside ``oms serve`` when it serves with one process; with several
+    # processes (or OMS_EMBEDDED_WORKER=false) run ``oms worker`` beside it.
+    embedded_worker: bool = True
+
     def resolved_data_dir(self) -> Path:
         path = self.data_dir or Path(platformdirs.user_data_dir("oms", appauthor=False))
         path.mkdir(parents=True, exist_ok=True)

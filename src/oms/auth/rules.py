@@ -36,13 +36,20 @@ SCOPES: dict[str, str] = {
     "payments:write": "Record payment authorisations and captures",
     "picking:write": "Pick orders",
     "packing:write": "Pack orders",
-    "shipping:write": "Ship packages",
+    "shipping:read": "Read shipments, labels, documents, manifests and late orders",
+    "shipping:write": "Rate-shop, buy labels, ship packages and close manifests",
+    "carriers:write": "Configure carriers, their services, rates and webhook secrets",
     "returns:write": "Handle returns",
     "events:read": "Read the event outbox",
+    "emails:read": "Read the emails sent to customers",
+    "emails:write": "Re-send emails",
+    "webhooks:admin": "Manage outbound webhook subscriptions and read their deliveries",
+    "feedback:read": "Read customer feedback and its summaries",
+    "tasks:write": "Work the support task list (follow-ups from low feedback scores)",
     "users:admin": "Manage users and their tokens",
 }
 
-_READ_FLOOR = {"products:read", "warehouses:read", "inventory:read", "orders:read", "channels:read"}
+_READ_FLOOR = {"products:read", "warehouses:read", "inventory:read", "orders:read", "channels:read", "shipping:read"}
 
 ROLE_SCOPES: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset(SCOPES),
@@ -52,7 +59,18 @@ ROLE_SCOPES: dict[Role, frozenset[str]] = {
     Role.SHIPPER: frozenset(_READ_FLOOR | {"shipping:write"}),
     Role.CLERK: frozenset(_READ_FLOOR | {"orders:write", "payments:write", "orders:hold"}),
     Role.SUPPORT: frozenset(
-        _READ_FLOOR | {"orders:hold", "orders:cancel", "orders:reroute", "payments:write", "returns:write"}
+        _READ_FLOOR
+        | {
+            "orders:hold",
+            "orders:cancel",
+            "orders:reroute",
+            "payments:write",
+            "returns:write",
+            "emails:read",
+            "emails:write",
+            "feedback:read",
+            "tasks:write",
+        }
     ),
     Role.CUSTOMER: frozenset({"products:read", "orders:read_own"}),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -14,14 +15,20 @@ from oms.events.model import OutboxEvent
 _INSERT = insert(OutboxEvent.__table__).returning(OutboxEvent.__table__.c.id)
 
 
-def emit(session: Session, topic: str, payload: dict[str, Any]) -> None:
-    emit_many(session, [(topic, payload)])
+def emit(session: Session, topic: str, payload: dict[str, Any], available_at: datetime | None = None) -> None:
+    """One event. ``available_at`` delays it: the worker will not pick it up before then (a feedback
+    request days after delivery is an event that waits)."""
+    emit_many(session, [(topic, payload)], available_at)
 
 
-def emit_many(session: Session, events: list[tuple[str, dict[str, Any]]]) -> None:
+def emit_many(session: Session, events: list[tuple[str, dict[str, Any]]], available_at: datetime | None = None) -> None:
     if not events:
         return
     now = utcnow()
     session.connection().execute(
-        _INSERT, [{"topic": t, "payload": p, "created_at": now, "available_at": now, "attempts": 0} for t, p in events]
+        _INSERT,
+        [
+            {"topic": t, "payload": p, "created_at": now, "available_at": available_at or now, "attempts": 0}
+            for t, p in events
+        ],
     )
