@@ -37,6 +37,8 @@ Code = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-/]*$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 CurrencyCode = Annotated[str, StringConstraints(min_length=3, max_length=3, to_upper=True)]
+# A carrier service level a channel or an order asks for: economy, standard, express, ...
+ServiceLevel = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[a-z][a-z0-9_]*$")]
 Quantity = Annotated[int, Field(gt=0, le=1_000_000)]
 Amount = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=4, allow_inf_nan=False)]
 

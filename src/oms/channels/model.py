@@ -20,6 +20,10 @@ class Channel(Base):
     currency: Mapped[str | None] = mapped_column(String(3))
     # Whether routing may ship this channel's orders from shops (warehouses of kind "store").
     allow_stores: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Promises: an order ships within this many business days unless it says otherwise, and goes by
+    # the cheapest service of this level when it names no delivery date.
+    handling_days: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    service_level: Mapped[str] = mapped_column(String(16), default="standard", server_default="standard")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 

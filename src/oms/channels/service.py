@@ -32,7 +32,13 @@ def create_channel(db: Database, data: ChannelCreate) -> ChannelOut:
         if missing:
             raise InvalidInput(f"unknown warehouse(s): {', '.join(missing)}", code="unknown_warehouse")
         channel = Channel(
-            code=data.code, name=data.name, kind=data.kind.value, currency=data.currency, allow_stores=data.allow_stores
+            code=data.code,
+            name=data.name,
+            kind=data.kind.value,
+            currency=data.currency,
+            allow_stores=data.allow_stores,
+            handling_days=data.handling_days,
+            service_level=data.service_level,
         )
         session.add(channel)
         session.flush()
@@ -66,6 +72,8 @@ def _out(session: Session, channel: Channel) -> ChannelOut:
         currency=channel.currency,
         is_active=channel.is_active,
         allow_stores=channel.allow_stores,
+        handling_days=channel.handling_days,
+        service_level=channel.service_level,
         warehouses=_listed_codes(session, channel.id),
         created_at=channel.created_at,
     )
@@ -80,7 +88,7 @@ def update_channel(db: Database, code: str, data: ChannelUpdate) -> ChannelOut:
 
     def use_case(session: Session) -> ChannelOut:
         channel = get_channel(session, code)
-        for field in ("name", "allow_stores", "is_active"):
+        for field in ("name", "allow_stores", "is_active", "handling_days", "service_level"):
             value = getattr(data, field)
             if value is not None:
                 setattr(channel, field, value)

@@ -111,18 +111,19 @@ def read(conn: Connection, channel: str, external_id: str | None, skus: list[str
 # reservation is simply not updated: fewer rows in ``lv`` than asked for means "stock moved".
 _WRITE = """
 WITH d AS (
-    SELECT %(doc)s::json AS d
+    SELECT j AS d, (j->>'now')::timestamptz AS t FROM (SELECT %(doc)s::json AS j) z
 ), o AS (
     INSERT INTO orders (channel_id, external_id, status, held_from, payment_status, currency,
         customer_email, customer_name, customer_phone, ship_name, ship_line1, ship_line2, ship_city,
         ship_region, ship_postal_code, ship_country, ship_latitude, ship_longitude, subtotal,
         shipping_total, tax_total, discount_total, total, authorized_amount, paid_amount, routing,
-        created_by, created_at, updated_at)
+        ship_by, deliver_by, service_level, created_by, created_at, updated_at)
     SELECT r.channel_id, r.external_id, r.status, NULL, r.payment_status, r.currency,
         r.customer_email, r.customer_name, r.customer_phone, r.ship_name, r.ship_line1, r.ship_line2,
         r.ship_city, r.ship_region, r.ship_postal_code, r.ship_country, r.ship_latitude,
         r.ship_longitude, r.subtotal, r.shipping_total, r.tax_total, r.discount_total, r.total,
-        r.authorized_amount, r.paid_amount, r.routing, r.created_by, r.created_at, r.created_at
+        r.authorized_amount, r.paid_amount, r.routing, r.ship_by, r.deliver_by, r.service_level,
+        r.created_by, r.created_at, r.created_at
     FROM d, json_populate_record(NULL::orders, d.d->'order') AS r
     RETURNING id
 ), ref AS (
@@ -153,7 +154,7 @@ WITH d AS (
 ), mv AS (
     INSERT INTO stock_movements (created_at, product_id, warehouse_id, bin_id, kind, delta_on_hand,
         delta_reserved, reason, actor, reference, order_id)
-    SELECT (d.d->>'now')::timestamptz, picks.p, picks.w, NULL, 'reservation', 0, picks.q, NULL,
+    SELECT d.t, picks.p, picks.w, NULL, 'reservation', 0, picks.q, NULL,
         d.d->>'actor', 'order ' || ref.number, ref.id
     FROM d, ref, picks
 ), al AS (
@@ -163,25 +164,25 @@ WITH d AS (
 ), pay AS (
     INSERT INTO payments (order_id, status, amount, currency, method, reference, actor, created_at)
     SELECT o.id, x.status, x.amount, d.d->'order'->>'currency', x.method, x.reference,
-        d.d->>'actor', (d.d->>'now')::timestamptz
+        d.d->>'actor', d.t
     FROM o, d, json_to_recordset(d.d->'payments')
         AS x(status text, amount numeric, method text, reference text)
 ), tl AS (
     INSERT INTO order_events (order_id, created_at, actor, type, message, data)
-    SELECT o.id, (d.d->>'now')::timestamptz, d.d->>'actor', x.type, x.message, NULL
+    SELECT o.id, d.t, d.d->>'actor', x.type, x.message, NULL
     FROM o, d, json_to_recordset(d.d->'timeline') AS x(n int, type text, message text)
     ORDER BY x.n
 ), ev AS (
     INSERT INTO outbox (topic, payload, created_at, available_at, attempts)
     SELECT 'order.created',
         json_build_object('order_id', o.id, 'channel', d.d->>'channel', 'status', d.d->'order'->>'status'),
-        (d.d->>'now')::timestamptz, (d.d->>'now')::timestamptz, 0
+        d.t, d.t, 0
     FROM o, d
     UNION ALL
     SELECT 'stock.low',
         json_build_object('product_id', lv.product_id, 'warehouse_id', lv.warehouse_id,
                           'available', lv.on_hand - lv.reserved, 'reorder_point', r.point),
-        (d.d->>'now')::timestamptz, (d.d->>'now')::timestamptz, 0
+        d.t, d.t, 0
     FROM d, lv JOIN json_to_recordset(d.d->'reorder_points') AS r(p bigint, point int) ON r.p = lv.product_id
     WHERE lv.on_hand - lv.reserved <= r.point AND r.point < lv.on_hand - lv.reserved + lv.q
 )

@@ -44,6 +44,11 @@ class Order(Base):
     authorized_amount: Mapped[Decimal] = mapped_column(Money)
     paid_amount: Mapped[Decimal] = mapped_column(Money)
     routing: Mapped[dict | None] = mapped_column(JSON)  # how the warehouses were chosen
+    # The promise made to the customer (oms.shipping.promises): ship by / deliver by, and the
+    # service level bought at checkout. None: the channel's handling days and default level apply.
+    ship_by: Mapped[datetime | None] = mapped_column(Timestamp)
+    deliver_by: Mapped[datetime | None] = mapped_column(Timestamp)
+    service_level: Mapped[str | None] = mapped_column(String(16))
     created_by: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
@@ -72,6 +77,7 @@ class OrderLine(Base):
     unit_price: Mapped[Decimal] = mapped_column(Money)
     reserved: Mapped[int] = mapped_column(Integer, default=0)
     backordered: Mapped[int] = mapped_column(Integer, default=0)
+    shipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Allocation(Base):

@@ -77,6 +77,9 @@ def order_out(order: Order, channel_code: str, lines: list[LineOut]) -> OrderOut
         lines=lines,
         warehouses=warehouses,
         routing=order.routing,
+        ship_by=order.ship_by,
+        deliver_by=order.deliver_by,
+        service_level=order.service_level,
         created_at=order.created_at,
         updated_at=order.updated_at,
     )
@@ -109,6 +112,7 @@ def load_order(session: Session, order_id: int, principal: Principal | None = No
             unit_price=line.unit_price,
             reserved=line.reserved,
             backordered=line.backordered,
+            shipped=line.shipped,
             allocations=allocs[line.id],
         )
         for line in session.scalars(select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no))

@@ -5,10 +5,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints, model_validator
 
 from oms.money import check_amount, to_currency
-from oms.schemas import Amount, Code, Country, CurrencyCode, Email, Input, Output, Quantity, Sku
+from oms.schemas import Amount, Code, Country, CurrencyCode, Email, Input, Output, Quantity, ServiceLevel, Sku
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
@@ -62,6 +62,11 @@ class OrderCreate(Input):
     discount_total: Amount = Decimal(0)
     total: Amount | None = None
     payment: PaymentIn | None = None
+    ship_by: AwareDatetime | None = Field(default=None, description="Promised dispatch; default: the channel's handling days.")
+    deliver_by: AwareDatetime | None = Field(default=None, description="Promised delivery: rate shopping meets it.")
+    service_level: ServiceLevel | None = Field(
+        default=None, description="Service level bought at checkout (economy, standard, express); default: the channel's."
+    )
 
     @model_validator(mode="after")
     def _amounts_fit_currency(self) -> OrderCreate:
@@ -103,6 +108,7 @@ class LineOut(Output):
     unit_price: Decimal
     reserved: int
     backordered: int
+    shipped: int = 0
     allocations: list[AllocationOut]
 
 
@@ -175,6 +181,9 @@ class OrderOut(OrderHead):
     lines: list[LineOut]
     warehouses: list[str]
     routing: dict[str, Any] | None = None
+    ship_by: datetime | None = None
+    deliver_by: datetime | None = None
+    service_level: str | None = None
     updated_at: datetime
 
     @model_validator(mode="after")
