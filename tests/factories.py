@@ -54,6 +54,9 @@ class Api:
     def patch(self, path: str, json: Any = None, **kw: Any):  # type: ignore[no-untyped-def]
         return self.client.patch(f"/api/v1{path}", json=json, headers=self._headers(kw.pop("headers", None)), **kw)
 
+    def put(self, path: str, json: Any = None, **kw: Any):  # type: ignore[no-untyped-def]
+        return self.client.put(f"/api/v1{path}", json=json, headers=self._headers(kw.pop("headers", None)), **kw)
+
     def ok(self, response, status: int = 200):  # type: ignore[no-untyped-def]
         assert response.status_code == status, response.text
         return response.json()

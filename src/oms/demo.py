@@ -32,6 +32,7 @@ from oms.channels import service as channels
 from oms.channels.schemas import ChannelCreate, ChannelKind
 from oms.db import Database
 from oms.demo_floor import seed_floor
+from oms.demo_shipping import seed_shipping
 from oms.inventory import service as inventory
 from oms.inventory import warehouses
 from oms.inventory.model import Warehouse
@@ -394,7 +395,8 @@ def _seed(db: Database, rng: random.Random, say: Progress) -> None:
     say("3 channels")
     count = _seed_orders(db, rng, [p for p, _ in catalogue], available, staff)
     say(f"{count} orders")
-    seed_floor(db, staff[Role.PICKER], staff[Role.PACKER], "NJ-EWR", say)
+    packed = seed_floor(db, staff[Role.PICKER], staff[Role.PACKER], "NJ-EWR", say)
+    seed_shipping(db, staff[Role.SHIPPER], packed, say)
 
 
 def _seed_sites(db: Database) -> dict[str, list[str]]:

@@ -33,7 +33,10 @@ BOXES = [
 ]
 
 
-def seed_floor(db: Database, picker: Principal, packer: Principal, warehouse: str, say: Callable[[str], None]) -> None:
+def seed_floor(
+    db: Database, picker: Principal, packer: Principal, warehouse: str, say: Callable[[str], None]
+) -> list[int]:
+    """Returns the shipments it packed."""
     for code, name, length, width, height, max_g, tare, cost in BOXES:
         create_box(
             db,
@@ -50,6 +53,7 @@ def seed_floor(db: Database, picker: Principal, packer: Principal, warehouse: st
         )
     say(f"{len(BOXES)} box sizes")
     waves = []
+    packed_ids: list[int] = []
     for _ in range(3):
         try:
             waves.append(picking.create_wave(db, warehouse, WaveCreate(max_orders=3), picker))
@@ -69,5 +73,7 @@ def seed_floor(db: Database, picker: Principal, packer: Principal, warehouse: st
                         for _ in range(item.expected):
                             packing.scan(db, package.id, PackScan(item=item.sku), packer)
                     packing.close(db, package.id, CloseCreate(), packer)
+                packed_ids.append(shipment_id)
     states = ["picked and packed", "picked, waiting to be packed", "still to walk"]
     say(f"{warehouse}: {len(waves)} pick wave(s): " + "; ".join(states[: len(waves)]))
+    return packed_ids

@@ -95,7 +95,7 @@ def _stop_fulfilment(session: Session, order_id: int) -> None:
             )
     session.execute(
         update(Shipment)
-        .where(Shipment.order_id == order_id, Shipment.status.not_in(["shipped", "cancelled"]))
+        .where(Shipment.order_id == order_id, Shipment.status.not_in(["shipped", "delivered", "cancelled"]))
         .values(status="cancelled", updated_at=now)
     )
 

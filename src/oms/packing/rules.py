@@ -17,7 +17,9 @@ class ShipmentStatus(StrEnum):
     READY_TO_PACK = "ready_to_pack"
     PACKING = "packing"  # packages planned, units being scanned in
     PACKED = "packed"
+    LABELLED = "labelled"  # labels bought (oms.shipping); voiding them goes back to packed
     SHIPPED = "shipped"
+    DELIVERED = "delivered"
     CANCELLED = "cancelled"
 
 

@@ -46,17 +46,18 @@ WEIGHT_TOLERANCE_PCT = 5.0
 # --- planning the packages ------------------------------------------------------------------------
 
 
-def _lock_shipment(session: Session, shipment_id: int) -> Shipment:
+def lock_shipment(session: Session, shipment_id: int, *, refuse_held: bool = True) -> Shipment:
     """The order's row first, then the shipment's (the lock order of every writer): a cancel or a
     hold of the order and packing its shipment happen one after the other. An order that is on
-    hold or cancelled is not packed."""
+    hold or cancelled is not packed, labelled or shipped (``refuse_held``); carrier tracking is
+    recorded whatever the order's state."""
     order_id = session.scalar(select(Shipment.order_id).where(Shipment.id == shipment_id))
     if order_id is None:
         raise NotFound(f"no shipment {shipment_id}", code="shipment_not_found")
     order = lock_order(session, order_id)
-    if order.status in (OrderStatus.ON_HOLD, OrderStatus.CANCELLED):
+    if refuse_held and order.status in (OrderStatus.ON_HOLD, OrderStatus.CANCELLED):
         raise Conflict(
-            f"order {order_number(order.id)} is {order.status}: its shipments are not packed",
+            f"order {order_number(order.id)} is {order.status}: its shipments are not packed or shipped",
             code="order_not_packable",
             order_status=order.status,
         )
@@ -118,7 +119,7 @@ def pack(db: Database, shipment_id: int, principal: Principal) -> PackedShipment
     """Plan the packages of a shipment that is ready to pack, or plan again while no unit is scanned."""
 
     def use_case(session: Session) -> PackedShipmentOut:
-        shipment = _lock_shipment(session, shipment_id)
+        shipment = lock_shipment(session, shipment_id)
         check_transition(shipment, ShipmentStatus.PACKING, "pack it")
         old = list(session.scalars(select(Package.id).where(Package.shipment_id == shipment.id)))
         if old:
@@ -267,7 +268,7 @@ class _Packing:
         shipment_id = session.scalar(select(Package.shipment_id).where(Package.id == package_id))
         if shipment_id is None:
             raise NotFound(f"no package {package_id}", code="package_not_found")
-        self.shipment = _lock_shipment(session, shipment_id)
+        self.shipment = lock_shipment(session, shipment_id)
         self.packages = list(
             session.scalars(select(Package).where(Package.shipment_id == shipment_id).order_by(Package.number))
         )

@@ -317,12 +317,30 @@ def shop(
         except NotServiceable as exc:
             unavailable.append((service.key, exc.detail))
             continue
-        days = max(q.transit_days for q in quotes)
-        meets = None if promised_by_days is None else days <= promised_by_days
-        options.append(Option(service, quotes, sum((q.cost for q in quotes), Decimal("0.00")), days, meets))
+        options.append(option(service, quotes, promised_by_days))
+    return choose(options, promised_by_days, default_level, tuple(unavailable))
+
+
+def option(service: Service, quotes: Sequence[Quote], promised_by_days: int | None) -> Option:
+    """One service for every package: the costs add up, the slowest package sets the days."""
+    days = max(q.transit_days for q in quotes)
+    meets = None if promised_by_days is None else days <= promised_by_days
+    return Option(service, tuple(quotes), sum((q.cost for q in quotes), Decimal("0.00")), days, meets)
+
+
+def choose(
+    options: Sequence[Option],
+    promised_by_days: int | None,
+    default_level: str | None = None,
+    unavailable: tuple[tuple[str, str], ...] = (),
+) -> Choice:
+    """The rule of ``shop`` applied to priced options, wherever the prices came from (our tables or
+    a live carrier's API)."""
+    options = list(options)
     if not options:
         raise NotServiceable("no service can carry this shipment", unavailable=dict(unavailable))
-
+    if len({o.service.currency for o in options}) > 1:
+        raise InvalidInput("services priced in different currencies cannot be compared")
     if promised_by_days is not None:
         meeting = [o for o in options if o.meets_promise]
         if meeting:
@@ -354,4 +372,4 @@ def shop(
             why = f"no {default_level} service can carry it" if default_level else "no default service level"
             reason = f"no promised date and {why}: {chosen.service.name} is the cheapest at {chosen.cost}"
     alternatives = tuple(sorted((o for o in options if o is not chosen), key=_by_price))
-    return Choice(chosen, alternatives, reason, rule, tuple(unavailable))
+    return Choice(chosen, alternatives, reason, rule, unavailable)

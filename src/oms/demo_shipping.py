@@ -1,0 +1,70 @@
+"""The demo's shipping desk: the built-in carriers with their rate cards, and the packed shipments
+of the Newark wave rate-shopped, labelled and shipped, one of them followed by the carrier to the
+customer's door, and the day's manifest closed. Everything goes through the services the API
+calls; the tracking events go through the same code as the signed carrier webhook."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from oms.auth.service import Principal
+from oms.db import Database
+from oms.db.base import utcnow
+from oms.shipping import manifest_service, tracking_events
+from oms.shipping import service as shipping
+from oms.shipping.carriers import seed_demo_carriers
+from oms.shipping.model import Shipment
+from oms.shipping.schemas import LabelCreate, ManifestCreate, TrackingEventIn
+
+# Published in the README so the demo's tracking webhook can be tried with curl; never use a
+# known secret for a real carrier.
+DEMO_CARRIER_SECRET = "demo-carrier-webhook-secret"
+DEMO_PUBLIC_URL = "http://127.0.0.1:8000"
+
+
+def seed_shipping(db: Database, shipper: Principal, packed: list[int], say: Callable[[str], None]) -> None:
+    with db.write() as session:
+        seed_demo_carriers(session, DEMO_CARRIER_SECRET)
+    say("2 carriers (OMS Parcel, Metro Regional Courier) with their rate cards")
+    shipped: list[int] = []
+    for n, shipment_id in enumerate(packed):
+        shipping.shop_rates(db, shipment_id, shipper)
+        shipping.buy_labels(db, shipment_id, LabelCreate(), shipper)
+        if n < len(packed) - 1:  # the last one stays labelled, waiting for the truck
+            shipping.ship(db, shipment_id, shipper, DEMO_PUBLIC_URL)
+            shipped.append(shipment_id)
+    if not shipped:
+        return
+    with db.read() as session:
+        first = session.get(Shipment, shipped[0])
+        assert first is not None and first.tracking_number and first.carrier
+        number, carrier = first.tracking_number, first.carrier
+    start = utcnow() - timedelta(hours=30)
+    journey = [
+        ("picked_up", 0, "NEWARK, NJ, US"),
+        ("in_transit", 6, "SECAUCUS, NJ, US"),
+        ("out_for_delivery", 24, "BROOKLYN, NY, US"),
+        ("delivered", 28, "BROOKLYN, NY, US"),
+    ]
+    events = [
+        TrackingEventIn(
+            id=f"demo-{number}-{i}",
+            tracking_number=number,
+            code=code,
+            occurred_at=start + timedelta(hours=h),
+            location=where,
+            description=code.replace("_", " ").capitalize(),
+        )
+        for i, (code, h, where) in enumerate(journey)
+    ]
+    tracking_events.record_events(db, carrier, events, DEMO_PUBLIC_URL)
+    carriers_used = set()
+    with db.read() as session:
+        for sid in shipped:
+            s = session.get(Shipment, sid)
+            assert s is not None and s.carrier
+            carriers_used.add(s.carrier)
+    for code in sorted(carriers_used):
+        manifest_service.close_manifest(db, ManifestCreate(carrier=code, warehouse="NJ-EWR"), shipper)
+    say(f"{len(shipped)} shipment(s) shipped, one delivered; {len(packed) - len(shipped)} labelled; manifest closed")
