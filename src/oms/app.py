@@ -17,12 +17,19 @@ from oms.catalog.routes import router as catalog_router
 from oms.channels.routes import router as channels_router
 from oms.config import Settings, load_settings
 from oms.db import Database
+from oms.events.worker import start_in_thread
+from oms.feedback.pages import router as feedback_pages
+from oms.feedback.routes import router as feedback_router
 from oms.inventory.routes import inventory as inventory_router
 from oms.inventory.routes import warehouses as warehouses_router
+from oms.notifications.routes import router as emails_router
+from oms.notifications.webhook_routes import router as webhooks_router
 from oms.orders.routes import router as orders_router
 from oms.packing.routes import router as packing_router
 from oms.picking.routes import router as picking_router
 from oms.routing import geocode
+from oms.shipping.pages import router as tracking_pages
+from oms.shipping.routes import router as shipping_router
 from oms.web import errors
 from oms.web.fast_orders import FastOrderCapture
 from oms.web.middleware import BodyLimit
@@ -30,7 +37,7 @@ from oms.web.middleware import BodyLimit
 API_PREFIX = "/api/v1"
 
 
-def _lifespan(threads: int):  # type: ignore[no-untyped-def]
+def _lifespan(threads: int, run_worker: bool):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Endpoints are sync and run in threads. A few threads per process keep the GIL from
@@ -38,13 +45,24 @@ def _lifespan(threads: int):  # type: ignore[no-untyped-def]
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         # The offline ZIP and city tables load in about a second: now, not on the first order.
         await anyio.to_thread.run_sync(geocode.preload)
+        worker = start_in_thread(app.state.db, app.state.settings) if run_worker else None
         yield
+        if worker is not None:
+            worker.stopping.set()
         app.state.db.dispose()
 
     return lifespan
 
 
-def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+def create_served_app() -> FastAPI:
+    """What ``oms serve`` runs: the app, with the outbox worker in a thread unless
+    OMS_EMBEDDED_WORKER=false (then run ``oms worker`` beside it). Tests build ``create_app``
+    and drain the outbox themselves."""
+    settings = load_settings()
+    return create_app(settings, run_worker=settings.embedded_worker)
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None, *, run_worker: bool = False) -> FastAPI:
     settings = settings or load_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     db = db or Database(
@@ -60,7 +78,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
-        lifespan=_lifespan(settings.threads),
+        lifespan=_lifespan(settings.threads, run_worker),
     )
     app.state.settings = settings
     app.state.db = db
@@ -79,9 +97,16 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         inventory_router,
         picking_router,
         packing_router,
+        feedback_router,
+        emails_router,
+        shipping_router,
+        webhooks_router,
     ):
         api.include_router(router)
     app.include_router(api)
+    # Public pages at the site root: the links in customer emails point here (not under /api/v1).
+    app.include_router(feedback_pages)
+    app.include_router(tracking_pages)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

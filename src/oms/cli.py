@@ -85,7 +85,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     # Worker processes build their own app from the environment; make sure they see the same settings.
     os.environ.setdefault("OMS_DATA_DIR", str(settings.resolved_data_dir()))
     uvicorn.run(
-        "oms.app:create_app",
+        "oms.app:create_served_app",
         factory=True,
         host=host,
         port=port,
@@ -143,7 +143,7 @@ def worker(
     settings = _settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     db = _database(settings)
-    w = Worker(db, default_registry())
+    w = Worker(db, default_registry(db, settings))
     if once:
         n = w.drain()
         out.print(f"delivered {n} event(s)")

@@ -73,16 +73,20 @@ def test_the_worker_drains_the_outbox_and_exits_with_once(run, api, db):
     from sqlalchemy import func, select
 
     from oms.events.model import OutboxEvent
+    from oms.notifications.model import EmailMessage
 
     api.warehouse("NJ1")
     api.product("MUG-1")
     api.channel("web")
     api.receive("NJ1", "MUG-1", 3)
     api.order([("MUG-1", 1)])
-    assert "delivered 2 event(s)" in run("worker", "--once").stdout
+    # The receipt's and the order's events, and the email.send the order's confirmation queues (kept
+    # as "unsent": this test configures no SMTP server).
+    assert "delivered 3 event(s)" in run("worker", "--once").stdout
     with db.read() as s:
         pending = s.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.processed_at.is_(None)))
-    assert pending == 0
+        status = s.scalar(select(EmailMessage.status))
+    assert pending == 0 and status == "unsent"
     assert "delivered 0 event(s)" in run("worker", "--once").stdout
 
 

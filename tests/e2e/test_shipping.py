@@ -143,6 +143,10 @@ def test_a_packed_order_is_rate_shopped_labelled_shipped_against_the_ledger_and_
         "delivered",
         "in_transit",
     ]
+    page = floor.client.get(f"/track/{number}")  # the public page the shipping email links to
+    assert page.status_code == 200 and "Delivered" in page.text and "BROOKLYN, NY" in page.text
+    assert "Ada" not in page.text  # nothing about the customer
+    assert floor.client.get("/track/OMS00000099990").status_code == 404
     timeline = [e["type"] for e in floor.ok(floor.get(f"/orders/{order['id']}/events"))["items"]]
     for step in ("rates_shopped", "label_created", "shipped", "tracking", "delivered"):
         assert step in timeline

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from oms.config import Settings
 from oms.db import Database
 from oms.db.base import utcnow
 from oms.events.model import OutboxDelivery, OutboxEvent
@@ -49,11 +50,28 @@ def _log_event(event_id: int, topic: str, payload: dict[str, Any]) -> None:
     log.info("event %s %s %s", event_id, topic, payload)
 
 
-def default_registry() -> Registry:
-    """Handlers that ship with oms. Later parts (email, webhooks) subscribe here."""
+def default_registry(db: Database | None = None, settings: Settings | None = None) -> Registry:
+    """Handlers that ship with oms: customer emails, outbound webhooks and feedback requests (they
+    need the database and the settings; without them, only the log handler)."""
     registry = Registry()
     registry.subscribe("*", "log", _log_event)
+    if db is not None and settings is not None:
+        # Imported here: the events package sits below every context, which must not import it back.
+        from oms.feedback.service import register as feedback
+        from oms.notifications.email import register as email
+        from oms.notifications.webhook_service import register as webhooks
+
+        for register in (email, webhooks, feedback):
+            register(registry, db, settings)
     return registry
+
+
+def start_in_thread(db: Database, settings: Settings) -> Worker:
+    """The worker inside ``oms serve`` (OMS_EMBEDDED_WORKER): one daemon thread, stopped with
+    ``worker.stopping.set()``."""
+    worker = Worker(db, default_registry(db, settings))
+    threading.Thread(target=worker.run_forever, name="oms-outbox-worker", daemon=True).start()
+    return worker
 
 
 def backoff(attempts: int) -> timedelta:

@@ -62,10 +62,13 @@ class OrderCreate(Input):
     discount_total: Amount = Decimal(0)
     total: Amount | None = None
     payment: PaymentIn | None = None
-    ship_by: AwareDatetime | None = Field(default=None, description="Promised dispatch; default: the channel's handling days.")
+    ship_by: AwareDatetime | None = Field(
+        default=None, description="Promised dispatch; default: the channel's handling days."
+    )
     deliver_by: AwareDatetime | None = Field(default=None, description="Promised delivery: rate shopping meets it.")
     service_level: ServiceLevel | None = Field(
-        default=None, description="Service level bought at checkout (economy, standard, express); default: the channel's."
+        default=None,
+        description="Service level bought at checkout (economy, standard, express); default: the channel's.",
     )
 
     @model_validator(mode="after")

@@ -213,4 +213,3 @@ class LateOrderOut(Output):
 
 class ShipCreate(Input):
     """Confirming a shipment takes no fields; the body may be empty."""
-

@@ -29,6 +29,7 @@ from oms.db.base import utcnow
 from oms.errors import NotFound, Unauthenticated
 from oms.events.outbox import emit_many
 from oms.feedback.model import SupportTask
+from oms.feedback.tasks import open_task
 from oms.orders.model import Order
 from oms.orders.queries import order_number
 from oms.orders.rules import OrderStatus
@@ -207,16 +208,7 @@ def _alert_operations(session: Session, order: Order, shipment: Shipment, event:
         )
     )
     if task is None:
-        session.add(
-            SupportTask(
-                kind="delivery_issue",
-                order_id=order.id,
-                subject=subject[:200],
-                detail=detail,
-                status="open",
-                created_at=utcnow(),
-            )
-        )
+        open_task(session, "delivery_issue", order.id, subject, detail)
     else:
         task.subject = subject[:200]
         task.detail = f"{task.detail}\n{detail}"

@@ -1,0 +1,2 @@
+"""Telling people what happened: customer emails (rendered, kept, sent by the outbox worker through
+SMTP) and outbound webhooks."""
