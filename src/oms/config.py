@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     token_cache_s: float = Field(default=10.0, ge=0, description="How long a verified token is remembered.")
     log_level: str = "info"
 
+    company_name: str = Field(default="oms demo store", description="The seller on invoices and packing slips.")
     # Links in emails and on labels point here (the address customers reach oms at).
     public_url: str = Field(default="http://127.0.0.1:8000", description="Base URL for links sent to customers.")
     # Email. Without a host, messages are still rendered and kept (status "unsent") and can be

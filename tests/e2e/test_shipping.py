@@ -87,7 +87,9 @@ def test_a_packed_order_is_rate_shopped_labelled_shipped_against_the_ledger_and_
     inv = shipper.client.get(
         f"/api/v1/shipments/{shipment_id}/invoice.pdf", headers={"Authorization": f"Bearer {shipper.token}"}
     )
-    assert f"INV-{order['number']}" in _pdf_text(inv.content)
+    invoice_text = _pdf_text(inv.content)
+    assert f"INV-{order['number']}" in invoice_text and "oms demo store" in invoice_text  # OMS_COMPANY_NAME
+    assert "Edison" in invoice_text and "Brooklyn" in invoice_text  # ships from, ships to
 
     before = floor.stock("BOOK-1")
     shipped = shipper.ok(shipper.post(f"/shipments/{shipment_id}/ship"))

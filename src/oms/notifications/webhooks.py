@@ -50,11 +50,19 @@ WEBHOOK_EVENTS: dict[str, str] = {
     "order.held": "An order was put on hold (payload: order_id, reason).",
     "order.released": "A held order was released (payload: order_id, status).",
     "order.rerouted": "An order was routed again to other warehouses (payload: order_id, warehouses).",
-    "order.shipped": "Every package of an order has shipped (payload: order_id).",
-    "order.delivered": "The carrier delivered the last of an order's packages (payload: order_id).",
-    "shipment.shipped": "A shipment left the warehouse with its carrier and tracking number (payload: shipment_id, "
-    "order_id, ...).",
-    "shipment.tracking": "A carrier tracking event for a shipment (payload: shipment_id, order_id, ...).",
+    "order.shipped": (
+        "A shipment of the order left with its carrier; status says whether the order is now shipped or "
+        "partially_shipped (payload: order_id, status, shipment_id, carrier, tracking_number, tracking_url)."
+    ),
+    "order.delivered": "The carrier delivered the last of an order's shipments (payload: order_id, delivered_at).",
+    "shipment.shipped": (
+        "A shipment left the warehouse (payload: order_id, shipment_id, carrier, carrier_name, service_name, "
+        "tracking_number, tracking_url, packages, shipped_at)."
+    ),
+    "shipment.tracking": (
+        "A carrier tracking event moved a shipment (payload: order_id, shipment_id, tracking_event_id, "
+        "tracking_number, tracking_url, code, at, location, description)."
+    ),
     "stock.low": "Available stock fell to the reorder point (payload: product_id, warehouse_id, available, "
     "reorder_point).",
 }

@@ -132,8 +132,10 @@ def format_money(value: Decimal, currency: str, *, code: bool = True) -> str:
 PAGE_W, PAGE_H = LETTER  # 612 x 792 pt, portrait
 _M = 36.0  # half-inch margins: every office printer reaches that far
 _W = PAGE_W - 2 * _M
-_FONT, _BOLD = "Helvetica", "Helvetica-Bold"
-_SIZE, _LEAD = 9.0, 11.0
+# Shared with the manifest (oms.shipping.manifest), so every document oms prints looks alike.
+FONT, BOLD = "Helvetica", "Helvetica-Bold"
+SIZE, LEAD = 9.0, 11.0
+_FONT, _BOLD, _SIZE, _LEAD = FONT, BOLD, SIZE, LEAD
 _ROW_PAD = 5.0
 _COL_HEAD = 18.0
 _GAP = 6.0  # between table columns
@@ -182,7 +184,7 @@ def paginate(heights: Sequence[float], first_room: float, next_room: float, tail
     return pages
 
 
-def _text(
+def draw_text(
     c: Canvas,
     x: float,
     y: float,
@@ -252,10 +254,10 @@ def _render(layout: _Layout) -> bytes:
 
 def _header(c: Canvas, layout: _Layout, height: float, page_text: str) -> None:
     top = PAGE_H - _M
-    _text(c, _M, top - 20, layout.title, _BOLD, 20, width=_W / 2)
+    draw_text(c, _M, top - 20, layout.title, _BOLD, 20, width=_W / 2)
     for i, fact in enumerate((*layout.facts, page_text)):
         font = _BOLD if i == 0 else _FONT
-        _text(c, PAGE_W - _M, top - 9 - i * _LEAD, fact, font, _SIZE, width=_W / 2 - 10, right=True)
+        draw_text(c, PAGE_W - _M, top - 9 - i * _LEAD, fact, font, _SIZE, width=_W / 2 - 10, right=True)
     c.setLineWidth(1.2)
     c.line(_M, top - height + 4, PAGE_W - _M, top - height + 4)
 
@@ -264,10 +266,10 @@ def _parties(c: Canvas, layout: _Layout, y: float) -> None:
     width = _W / len(layout.parties)
     for i, (caption, name, lines) in enumerate(layout.parties):
         x = _M + i * width
-        _text(c, x, y - 16, caption, _BOLD, 8, width=width - 12)
-        _text(c, x, y - 29, name, _BOLD, 10, width=width - 12)
+        draw_text(c, x, y - 16, caption, _BOLD, 8, width=width - 12)
+        draw_text(c, x, y - 29, name, _BOLD, 10, width=width - 12)
         for j, line in enumerate(lines):
-            _text(c, x, y - 29 - (j + 1) * _LEAD, line, width=width - 12)
+            draw_text(c, x, y - 29 - (j + 1) * _LEAD, line, width=width - 12)
 
 
 def _table(c: Canvas, layout: _Layout, y: float, indices: Sequence[int]) -> float:
@@ -276,9 +278,9 @@ def _table(c: Canvas, layout: _Layout, y: float, indices: Sequence[int]) -> floa
     def cell(i: int, y: float, text: str, font: str) -> None:
         col = layout.columns[i]
         if col.right:
-            _text(c, xs[i] + col.width, y, text, font, _SIZE, width=col.width - _GAP, right=True)
+            draw_text(c, xs[i] + col.width, y, text, font, _SIZE, width=col.width - _GAP, right=True)
         else:
-            _text(c, xs[i], y, text, font, _SIZE, width=col.width - _GAP)
+            draw_text(c, xs[i], y, text, font, _SIZE, width=col.width - _GAP)
 
     for i, col in enumerate(layout.columns):
         cell(i, y - 12, col.title, _BOLD)
@@ -303,14 +305,14 @@ def _tail(c: Canvas, layout: _Layout, y: float) -> None:
     for label, value, bold in layout.tail:
         y -= 14
         font = _BOLD if bold else _FONT
-        _text(c, PAGE_W - _M - 130, y, label, font, _SIZE, width=150, right=True)
-        _text(c, PAGE_W - _M, y, value, font, _SIZE, width=120, right=True)
+        draw_text(c, PAGE_W - _M - 130, y, label, font, _SIZE, width=150, right=True)
+        draw_text(c, PAGE_W - _M, y, value, font, _SIZE, width=120, right=True)
     if layout.notes:
         y -= 22
-        _text(c, _M, y, "Notes", _BOLD, 8, width=_W)
+        draw_text(c, _M, y, "Notes", _BOLD, 8, width=_W)
         for line in layout.notes:
             y -= _LEAD
-            _text(c, _M, y, line, width=_W)
+            draw_text(c, _M, y, line, width=_W)
 
 
 def _notes(notes: str | None) -> tuple[str, ...]:

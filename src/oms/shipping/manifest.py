@@ -24,7 +24,8 @@ from reportlab.pdfgen.canvas import Canvas
 
 from oms.errors import InvalidInput
 from oms.money import check_amount, currency_exponent, to_currency
-from oms.shipping.documents import PAGE_H, PAGE_W, format_money, paginate
+from oms.shipping.documents import BOLD, FONT, LEAD, PAGE_H, PAGE_W, SIZE, format_money, paginate
+from oms.shipping.documents import draw_text as _text
 from oms.shipping.labels import _block, _fit, _pdf_text
 
 
@@ -174,8 +175,7 @@ def manifest_csv(data: ManifestData) -> str:
 
 _M = 36.0  # half-inch margins, as the packing slip and invoice
 _W = PAGE_W - 2 * _M
-_FONT, _BOLD = "Helvetica", "Helvetica-Bold"
-_SIZE, _LEAD = 9.0, 11.0
+_FONT, _BOLD, _SIZE, _LEAD = FONT, BOLD, SIZE, LEAD
 _ROW_PAD = 5.0
 _COL_HEAD = 18.0
 _GAP = 6.0
@@ -314,26 +314,6 @@ def manifest_pdf(data: ManifestData) -> bytes:
         c.showPage()
     c.save()
     return buf.getvalue()
-
-
-def _text(
-    c: Canvas,
-    x: float,
-    y: float,
-    text: str,
-    font: str = _FONT,
-    size: float = _SIZE,
-    *,
-    width: float,
-    right: bool = False,
-) -> None:
-    """One line that never leaves its box: shrunk down to 6 pt, then cut with "..."."""
-    text, size = _fit(_pdf_text(text), size, min(size, 6), width, lambda t, s: stringWidth(t, font, s))
-    c.setFont(font, size)
-    if right:
-        c.drawRightString(x, y, text)
-    else:
-        c.drawString(x, y, text)
 
 
 def _header(c: Canvas, facts: Sequence[str], height: float, page_text: str) -> None:

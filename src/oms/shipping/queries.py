@@ -23,9 +23,7 @@ from oms.picking.model import PickTask
 from oms.shipping import documents, promises
 from oms.shipping.model import Shipment, ShippingLabel, TrackingEvent
 from oms.shipping.schemas import LabelOut, LateOrderOut, PromiseFlagOut, ShippingOut, TrackingEventOut
-from oms.shipping.service import address_lines, tracking_url
-
-SELLER_NAME = "oms demo retail"  # printed on documents; a company profile setting is still to come
+from oms.shipping.service import address_lines, order_address_lines, tracking_url
 
 
 def _shipment(session: Session, shipment_id: int) -> Shipment:
@@ -133,22 +131,25 @@ def label_zpl(db: Database, shipment_id: int) -> tuple[str, str]:
 
 
 def _document(
-    session: Session, order: Order, lines: list[documents.DocumentLine], **extra: object
+    session: Session,
+    shipment: Shipment,
+    seller: str,
+    order: Order,
+    lines: list[documents.DocumentLine],
+    **extra: object,
 ) -> documents.DocumentData:
-    warehouse_lines: list[str] = []
-    to_lines = address_lines(
-        order.ship_line1,
-        order.ship_line2,
-        order.ship_city,
-        order.ship_region,
-        order.ship_postal_code,
-        order.ship_country,
+    """The seller is the company (OMS_COMPANY_NAME) at the address the parcel leaves from."""
+    warehouse = session.get(Warehouse, shipment.warehouse_id)
+    assert warehouse is not None
+    warehouse_lines = address_lines(
+        warehouse.line1, None, warehouse.city, warehouse.region, warehouse.postal_code, warehouse.country
     )
+    to_lines = order_address_lines(order)
     return documents.DocumentData(
         order_number=order_number(order.id),
         order_date=order.created_at.date(),
         currency=order.currency,
-        seller_name=SELLER_NAME,
+        seller_name=seller,
         seller_lines=warehouse_lines,
         bill_to_name=order.customer_name or order.ship_name,
         bill_to_lines=[order.customer_email, *to_lines],
@@ -164,7 +165,7 @@ def _document(
     )
 
 
-def packing_slip(db: Database, shipment_id: int) -> tuple[bytes, str]:
+def packing_slip(db: Database, shipment_id: int, seller: str) -> tuple[bytes, str]:
     """What is in this shipment's boxes (the units picked for it), with the order's prices."""
     with db.read() as session:
         shipment = _shipment(session, shipment_id)
@@ -192,11 +193,11 @@ def packing_slip(db: Database, shipment_id: int) -> tuple[bytes, str]:
             select(func.count()).where(Shipment.order_id == order.id, Shipment.status != "cancelled")
         )
         label = f"Shipment {shipment_id}" + (f" (one of {others})" if others and others > 1 else "")
-        data = _document(session, order, lines, package_label=label)
+        data = _document(session, shipment, seller, order, lines, package_label=label)
     return documents.packing_slip_pdf(data), data.order_number
 
 
-def invoice(db: Database, shipment_id: int) -> tuple[bytes, str]:
+def invoice(db: Database, shipment_id: int, seller: str) -> tuple[bytes, str]:
     """The order's invoice (every line, the totals checked), printed with its shipment."""
     with db.read() as session:
         shipment = _shipment(session, shipment_id)
@@ -211,6 +212,8 @@ def invoice(db: Database, shipment_id: int) -> tuple[bytes, str]:
         number = order_number(order.id)
         data = _document(
             session,
+            shipment,
+            seller,
             order,
             lines,
             invoice_number=f"INV-{number}",

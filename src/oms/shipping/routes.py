@@ -184,14 +184,14 @@ def label_zpl(shipment_id: ShipmentId, db: DbDep, _: Reader) -> Response:
 
 
 @router.get("/shipments/{shipment_id}/packing-slip.pdf", response_class=Response, summary="Packing slip")
-def packing_slip(shipment_id: ShipmentId, db: DbDep, _: Reader) -> Response:
-    content, number = queries.packing_slip(db, shipment_id)
+def packing_slip(shipment_id: ShipmentId, request: Request, db: DbDep, _: Reader) -> Response:
+    content, number = queries.packing_slip(db, shipment_id, request.app.state.settings.company_name)
     return _file(content, "application/pdf", f"packing-slip-{number}-{shipment_id}.pdf")
 
 
 @router.get("/shipments/{shipment_id}/invoice.pdf", response_class=Response, summary="The order's invoice")
-def invoice(shipment_id: ShipmentId, db: DbDep, _: Reader) -> Response:
-    content, number = queries.invoice(db, shipment_id)
+def invoice(shipment_id: ShipmentId, request: Request, db: DbDep, _: Reader) -> Response:
+    content, number = queries.invoice(db, shipment_id, request.app.state.settings.company_name)
     return _file(content, "application/pdf", f"invoice-{number}.pdf")
 
 

@@ -55,6 +55,17 @@ def address_lines(line1: str, line2: str | None, city: str, region: str | None, 
     return [x for x in (line1, line2, place, country) if x]
 
 
+def order_address_lines(order: Order) -> list[str]:
+    return address_lines(
+        order.ship_line1,
+        order.ship_line2,
+        order.ship_city,
+        order.ship_region,
+        order.ship_postal_code,
+        order.ship_country,
+    )
+
+
 def tracking_url(public_url: str, tracking_number: str) -> str:
     return f"{public_url.rstrip('/')}/track/{tracking_number}"
 
@@ -133,14 +144,7 @@ def _facts(session: Session, shipment_id: int, today: date) -> _Facts:
             warehouse.line1, None, warehouse.city, warehouse.region, warehouse.postal_code, warehouse.country
         ),
         ship_to_name=order.ship_name,
-        ship_to_lines=address_lines(
-            order.ship_line1,
-            order.ship_line2,
-            order.ship_city,
-            order.ship_region,
-            order.ship_postal_code,
-            order.ship_country,
-        ),
+        ship_to_lines=order_address_lines(order),
         packages=packages,
         order_number=order_number(order.id),
         # Consumer orders go to homes; carriers charge residential delivery for them.
