@@ -17,6 +17,7 @@ import itertools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
@@ -31,6 +32,7 @@ from oms.catalog.schemas import ProductCreate
 from oms.channels import service as channels
 from oms.channels.schemas import ChannelCreate, ChannelKind
 from oms.db import Database
+from oms.db.base import utcnow
 from oms.demo_floor import seed_floor
 from oms.demo_shipping import seed_shipping
 from oms.inventory import service as inventory
@@ -580,6 +582,11 @@ def _place(
             latitude=lat,
             longitude=lon,
         )
+    promise: dict[str, datetime] = {}
+    if channel == "marketplace":  # marketplaces state a delivery date on every order
+        promise["deliver_by"] = utcnow() + timedelta(days=5)
+    if scenario == "backordered":  # waiting for stock past the day it was to ship: late
+        promise["ship_by"] = utcnow() - timedelta(hours=6)
     data = OrderCreate(
         channel=channel,
         external_id=external_id,
@@ -592,6 +599,7 @@ def _place(
         discount_total=discount,
         total=total,
         payment=payment,
+        **promise,
     )
     order, _ = orders.create_order(db, data, actor)
     return order

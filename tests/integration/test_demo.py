@@ -28,6 +28,7 @@ from oms.inventory.schemas import WarehouseAddress, WarehouseCreate
 from oms.inventory.stock import Level, bin_mismatches, ledger_mismatches
 from oms.inventory.warehouses import create_warehouse
 from oms.orders.model import Allocation, Order, OrderLine
+from oms.shipping.queries import late_orders
 
 
 def _row_counts(db: Database) -> dict[str, int]:
@@ -87,6 +88,8 @@ def test_the_demo_is_a_whole_business_whose_stock_matches_the_ledger(db, setting
         assert len(statuses) >= 4
         assert {"confirmed", "pending_payment", "backordered", "cancelled", "on_hold", "delivered"} <= statuses
         assert statuses & {"shipped", "partially_shipped"}
+        assert any(o.deliver_by for o in all_orders) and any(o.ship_by for o in all_orders)
+        assert late_orders(db, "late_to_ship", None), "the backorders waiting past their ship-by date"
         assert {"paid", "authorized", "pending"} <= {o.payment_status for o in all_orders}
         assert len({o.ship_region for o in all_orders}) >= 10
         lines_of: dict[int, list[OrderLine]] = defaultdict(list)

@@ -47,7 +47,7 @@ class Registry:
 
 
 def _log_event(event_id: int, topic: str, payload: dict[str, Any]) -> None:
-    log.info("event %s %s %s", event_id, topic, payload)
+    log.debug("event %s %s %s", event_id, topic, payload)
 
 
 def default_registry(db: Database | None = None, settings: Settings | None = None) -> Registry:
