@@ -16,6 +16,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from oms.cli_floor import packing_app, picking_app, routing_app
+from oms.cli_shipping import shipping_app
 from oms.config import ConfigError, Settings, load_settings
 from oms.db import Database
 
@@ -29,6 +30,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(routing_app, name="routing")
 app.add_typer(picking_app, name="picking")
 app.add_typer(packing_app, name="packing")
+app.add_typer(shipping_app, name="shipping")
 
 out = Console()
 err = Console(stderr=True)

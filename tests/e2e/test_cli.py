@@ -90,8 +90,10 @@ def test_the_worker_drains_the_outbox_and_exits_with_once(run, api, db):
     assert "delivered 0 event(s)" in run("worker", "--once").stdout
 
 
-def test_the_warehouse_floor_from_the_command_line(run, api):
-    """Route, pick (a wrong scan refused), pack and close, as named users, in real processes."""
+def test_the_warehouse_floor_from_the_command_line(run, api, db, tmp_path):
+    """Route, pick (a wrong scan refused), pack, close and ship, as named users, in real processes."""
+    from oms.shipping.carriers import seed_demo_carriers
+
     api.warehouse("NJ1")
     api.ok(api.post("/warehouses/NJ1/bins", {"code": "A-01", "x_m": 0, "y_m": 4, "aisle": "A"}), 201)
     api.product("BOOK-1", weight_g=600, length_mm=230, width_mm=150, height_mm=30)
@@ -132,3 +134,20 @@ def test_the_warehouse_floor_from_the_command_line(run, api):
     run("packing", "scan", str(package["id"]), "BOOK-1", "--as", "pax@example.com")
     closed = run("packing", "close", str(package["id"]), "--as", "pax@example.com").stdout
     assert "shipment packed" in closed
+
+    run("users", "create", "--email", "sam@example.com", "--role", "shipper")
+    with db.write() as session:
+        seed_demo_carriers(session, "carrier-secret-for-cli-test")
+    refused = run("shipping", "ship", str(shipment), "--as", "sam@example.com", ok=False)
+    assert refused.returncode == 1 and "no label" in refused.stderr
+    assert "OMS Ground" in run("shipping", "rates", str(shipment), "--as", "sam@example.com").stdout
+    label = tmp_path / "label.pdf"
+    bought = json.loads(
+        run("shipping", "label", str(shipment), "--as", "sam@example.com", "--pdf", str(label), "--json").stdout
+    )
+    assert bought["status"] == "labelled" and label.read_bytes().startswith(b"%PDF")
+    assert "shipped" in run("shipping", "ship", str(shipment), "--as", "sam@example.com").stdout
+    sheet = tmp_path / "manifest.csv"
+    run("shipping", "manifest", "oms", "NJ1", "--as", "sam@example.com", "--csv", str(sheet))
+    assert bought["tracking_number"] in sheet.read_text()
+    assert "flags" in run("shipping", "late").stdout
