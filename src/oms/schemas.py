@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Generic, TypeVar
 
 import email_validator
 import pycountry
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from oms.errors import InvalidInput
 
@@ -41,6 +42,24 @@ CurrencyCode = Annotated[str, StringConstraints(min_length=3, max_length=3, to_u
 ServiceLevel = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[a-z][a-z0-9_]*$")]
 Quantity = Annotated[int, Field(gt=0, le=1_000_000)]
 Amount = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=4, allow_inf_nan=False)]
+
+
+_EARLIEST, _LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _instant(value: datetime) -> datetime:
+    """In UTC, and within this century: a date far outside it is a typo, and at the ends of the
+    calendar the conversion to UTC would overflow."""
+    if not 1999 <= value.year <= 2100:  # checked before converting: years 1 and 9999 overflow
+        raise ValueError("the date must fall between 2000 and 2100")
+    utc = value.astimezone(UTC)
+    if not _EARLIEST <= utc < _LATEST:
+        raise ValueError("the date must fall between 2000 and 2100")
+    return utc
+
+
+# A moment with a time zone, kept in UTC (promises, carrier event times, cut-offs).
+Instant = Annotated[AwareDatetime, AfterValidator(_instant)]
 
 
 def _country(value: str) -> str:

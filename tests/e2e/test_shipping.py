@@ -16,7 +16,7 @@ from oms.inventory import stock
 from oms.inventory.model import StockMovement
 from oms.shipping import tracking
 from tests.factories import Api
-from tests.shipping_floor import BROOKLYN, as_role, build_floor, pick_and_pack, tracking_post
+from tests.shipping_floor import BARCODES, BROOKLYN, as_role, build_floor, pick_and_pack, tracking_post
 
 
 @pytest.fixture
@@ -225,3 +225,77 @@ def test_carriers_are_configured_data_that_only_an_admin_changes(floor, db, sett
     shipper = as_role(floor, db, settings, "shipper")
     assert shipper.put("/carriers/fast", body).status_code == 403
     assert shipper.get("/carriers").status_code == 200
+
+
+def test_a_short_picked_order_ships_what_was_found_and_is_partially_shipped(floor, db, settings):
+    order = _order(floor, [("MUG-1", 5), ("BOOK-1", 1)])
+    [pick_list] = floor.ok(floor.post(f"/orders/{order['id']}/pick-lists"), 201)["pick_lists"]
+    scans = f"/pick-lists/{pick_list['id']}/scans"
+    for task in pick_list["tasks"]:
+        if task["sku"] == "MUG-1":  # the bin holds 3 of the 5
+            floor.ok(floor.post(f"/pick-lists/{pick_list['id']}/tasks/{task['id']}/short", {"found": 3}), 201)
+            continue
+        floor.ok(floor.post(scans, {"task_id": task["id"], "bin": task["bin"]}), 201)
+        floor.ok(floor.post(scans, {"task_id": task["id"], "item": BARCODES[task["sku"]]}), 201)
+        floor.ok(floor.post(scans, {"task_id": task["id"], "quantity": task["quantity"]}), 201)
+    [shipment] = [s for s in floor.ok(floor.get("/shipments?status=ready_to_pack"))["items"]]
+    packed = floor.ok(floor.post(f"/shipments/{shipment['id']}/pack"), 201)
+    for package in packed["packages"]:
+        for item in package["items"]:
+            for _ in range(item["expected"]):
+                floor.ok(floor.post(f"/packages/{package['id']}/scans", {"item": BARCODES[item["sku"]]}), 201)
+        floor.ok(floor.post(f"/packages/{package['id']}/close", {"measured_weight_g": package["expected_weight_g"]}))
+    shipper = as_role(floor, db, settings, "shipper")
+    shipper.ok(shipper.post(f"/shipments/{shipment['id']}/labels"), 201)
+    shipper.ok(shipper.post(f"/shipments/{shipment['id']}/ship"))
+    view = floor.ok(floor.get(f"/orders/{order['id']}"))
+    assert view["status"] == "partially_shipped"
+    assert {ln["sku"]: ln["shipped"] for ln in view["lines"]} == {"MUG-1": 3, "BOOK-1": 1}
+    with db.read() as session:
+        assert stock.ledger_mismatches(session) == {} and stock.bin_mismatches(session) == {}
+
+
+def test_a_carrier_scan_before_the_clerk_confirms_applies_when_the_shipment_ships(floor, db, settings):
+    order = _order(floor, [("BOOK-1", 1)])
+    shipment_id = pick_and_pack(floor, order["id"])
+    shipper = as_role(floor, db, settings, "shipper")
+    number = shipper.ok(shipper.post(f"/shipments/{shipment_id}/labels"), 201)["tracking_number"]
+    at = datetime.now(UTC) - timedelta(minutes=5)
+    early = tracking_post(floor, [_event(number, "picked_up", at, "early-1", location="EDISON, NJ")])
+    assert early.json()["results"][0]["result"] == "not_shipped"
+    assert shipper.ok(shipper.get(f"/shipments/{shipment_id}/shipping"))["tracking_status"] is None
+    shipped = shipper.ok(shipper.post(f"/shipments/{shipment_id}/ship"))
+    assert shipped["tracking_status"] == "picked_up"
+    again = tracking_post(floor, [_event(number, "picked_up", at, "early-1", location="EDISON, NJ")])
+    assert again.json()["results"][0]["result"] == "duplicate"
+
+
+def test_dates_outside_the_century_and_odd_digits_are_refused_not_a_500(floor):
+    for when in ("0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-05:00", "1900-01-01T00:00:00Z"):
+        refused = floor.order([("BOOK-1", 1)], status=None, deliver_by=when)
+        assert refused.status_code == 422, refused.text
+        event = tracking_post(floor, [_event("OMS00000000422", "in_transit", datetime(2026, 1, 1, tzinfo=UTC), "d")])
+        assert event.status_code == 200
+        odd = tracking_post(
+            floor, [{**_event("OMS00000000422", "in_transit", datetime(2026, 1, 1), "d"), "occurred_at": when}]
+        )
+        assert odd.status_code == 422
+    assert floor.client.post("/feedback/x.y", data={"rating": "²", "item:MUG-1": "³"}).status_code < 500
+
+
+def test_a_switched_off_or_unknown_carrier_takes_no_tracking_events(floor):
+    assert (
+        tracking_post(
+            floor, [_event("OMS00000000422", "in_transit", datetime.now(UTC), "s")], carrier="nope"
+        ).status_code
+        == 401
+    )
+    carrier = floor.ok(floor.get("/carriers/oms"))
+    floor.ok(
+        floor.put(
+            "/carriers/oms",
+            {"name": carrier["name"], "services": carrier["services"], "tracking_prefix": "OMS", "is_active": False},
+        )
+    )
+    off = tracking_post(floor, [_event("OMS00000000422", "in_transit", datetime.now(UTC), "s")])
+    assert off.status_code == 401 and off.json()["error"] == "webhook_not_configured"

@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -79,11 +79,12 @@ def backoff(attempts: int) -> timedelta:
 
 
 class Worker:
-    def __init__(self, db: Database, registry: Registry, *, batch: int = 50, lease_s: int = 60) -> None:
+    def __init__(self, db: Database, registry: Registry, *, batch: int = 20, lease_s: int = 120) -> None:
         self.db = db
         self.registry = registry
         self.batch = batch
         self.lease = timedelta(seconds=lease_s)
+        self.leased_until: datetime | None = None
         self.stopping = threading.Event()
 
     def claim(self) -> list[tuple[int, str, dict[str, Any], int]]:
@@ -98,15 +99,28 @@ class Worker:
             if self.db.dialect == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)
             rows = [tuple(r) for r in session.execute(stmt)]
+            self.leased_until = now + self.lease
             if rows:
                 session.execute(
                     update(OutboxEvent)
                     .where(OutboxEvent.id.in_([r[0] for r in rows]))
-                    .values(available_at=now + self.lease)
+                    .values(available_at=self.leased_until)
                 )
             return rows  # type: ignore[return-value]
 
-    def handle(self, event_id: int, topic: str, payload: dict[str, Any], attempts: int) -> bool:
+    def handle(
+        self, event_id: int, topic: str, payload: dict[str, Any], attempts: int, leased_until: datetime | None = None
+    ) -> bool:
+        # The batch was leased when it was claimed; events wait their turn behind slow handlers
+        # (SMTP, webhooks), so each renews its lease as it starts. If the lease ran out and another
+        # worker claimed the event meanwhile (its available_at is no longer ours), it is theirs.
+        with self.db.write() as session:
+            renew = update(OutboxEvent).where(OutboxEvent.id == event_id, OutboxEvent.processed_at.is_(None))
+            if leased_until is not None:
+                renew = renew.where(OutboxEvent.available_at == leased_until)
+            if session.execute(renew.values(available_at=utcnow() + self.lease)).rowcount == 0:
+                log.info("event %s was taken over by another worker; skipping it", event_id)
+                return True
         with self.db.read() as session:
             done = set(session.scalars(select(OutboxDelivery.handler).where(OutboxDelivery.event_id == event_id)))
         errors: list[str] = []
@@ -142,8 +156,9 @@ class Worker:
     def drain_once(self) -> int:
         """Handle one batch; returns how many events were claimed."""
         claimed = self.claim()
+        leased_until = self.leased_until
         for event_id, topic, payload, attempts in claimed:
-            self.handle(event_id, topic, payload, attempts)
+            self.handle(event_id, topic, payload, attempts, leased_until)
         return len(claimed)
 
     def drain(self) -> int:
@@ -154,7 +169,16 @@ class Worker:
 
     def run_forever(self, idle_sleep_s: float = 0.5) -> None:
         log.info("worker started")
+        failures = 0
         while not self.stopping.is_set():
-            if not self.drain_once():
+            try:
+                busy = self.drain_once()
+                failures = 0
+            except Exception:  # the database restarting must not end the worker: wait, try again
+                failures += 1
+                log.exception("worker could not drain the outbox (attempt %s); retrying", failures)
+                self.stopping.wait(min(2**failures, 60))
+                continue
+            if not busy:
                 self.stopping.wait(idle_sleep_s)
         log.info("worker stopped")

@@ -93,9 +93,9 @@ def _read_form(fields: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     }
     body: dict[str, Any] = {"rating": rating or None, "comment": comment, "items": items}
     shown = {
-        "rating": int(rating) if rating.isdigit() else None,
+        "rating": int(rating) if rating.isascii() and rating.isdigit() else None,
         "comment": comment,
-        "items": {sku: int(v) for sku, v in items.items() if v.isdigit()},
+        "items": {sku: int(v) for sku, v in items.items() if v.isascii() and v.isdigit()},
     }
     return body, shown
 

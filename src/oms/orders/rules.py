@@ -39,7 +39,8 @@ S = OrderStatus
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.PENDING_PAYMENT: frozenset({S.CONFIRMED, S.BACKORDERED, S.ON_HOLD, S.CANCELLED}),
     S.CONFIRMED: frozenset({S.BACKORDERED, S.IN_FULFILMENT, S.ON_HOLD, S.CANCELLED}),
-    S.BACKORDERED: frozenset({S.CONFIRMED, S.ON_HOLD, S.CANCELLED}),
+    # A short pick backorders an order whose picked units still ship: partially shipped.
+    S.BACKORDERED: frozenset({S.CONFIRMED, S.PARTIALLY_SHIPPED, S.ON_HOLD, S.CANCELLED}),
     S.IN_FULFILMENT: frozenset({S.BACKORDERED, S.PARTIALLY_SHIPPED, S.SHIPPED, S.ON_HOLD, S.CANCELLED}),
     S.PARTIALLY_SHIPPED: frozenset({S.SHIPPED, S.ON_HOLD}),
     S.SHIPPED: frozenset({S.DELIVERED}),

@@ -5,10 +5,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from oms.money import check_amount, to_currency
-from oms.schemas import Amount, Code, Country, CurrencyCode, Email, Input, Output, Quantity, ServiceLevel, Sku
+from oms.schemas import Amount, Code, Country, CurrencyCode, Email, Input, Instant, Output, Quantity, ServiceLevel, Sku
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
@@ -62,10 +62,10 @@ class OrderCreate(Input):
     discount_total: Amount = Decimal(0)
     total: Amount | None = None
     payment: PaymentIn | None = None
-    ship_by: AwareDatetime | None = Field(
+    ship_by: Instant | None = Field(
         default=None, description="Promised dispatch; default: the channel's handling days."
     )
-    deliver_by: AwareDatetime | None = Field(default=None, description="Promised delivery: rate shopping meets it.")
+    deliver_by: Instant | None = Field(default=None, description="Promised delivery: rate shopping meets it.")
     service_level: ServiceLevel | None = Field(
         default=None,
         description="Service level bought at checkout (economy, standard, express); default: the channel's.",

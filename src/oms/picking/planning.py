@@ -26,9 +26,10 @@ from oms.picking.pickpath import optimal_tour, s_shape
 from oms.picking.rules import BinOffer, ListStatus, TaskStatus
 from oms.shipping.model import Shipment
 
-# Orders that may be put on a pick list: confirmed ones, and ones already in fulfilment that still
-# have reserved units on no list (an order split over warehouses, or units re-routed by a short).
-PICKABLE = (OrderStatus.CONFIRMED, OrderStatus.IN_FULFILMENT)
+# Orders that may be put on a pick list: confirmed ones, and ones already in fulfilment (or partly
+# shipped) that still have reserved units on no list (an order split over warehouses, units
+# re-routed by a short, a backorder filled after the first parcel left).
+PICKABLE = (OrderStatus.CONFIRMED, OrderStatus.IN_FULFILMENT, OrderStatus.PARTIALLY_SHIPPED)
 WAVE_CANDIDATES_MAX = 1000  # the oldest ready orders a wave chooses among
 DEPOT = "depot"  # the place of a pick made at the depot, for wave proximity
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
-from oms.schemas import Code, Input, Output
+from oms.schemas import Code, Input, Instant, Output
 
 ScanValue = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
@@ -15,7 +15,7 @@ ScanValue = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 class WaveCreate(Input):
     max_orders: Annotated[int, Field(ge=1, le=100)] = 10
     max_units: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
-    cutoff: AwareDatetime | None = Field(None, description="Only orders created before this moment (with a time zone).")
+    cutoff: Instant | None = Field(None, description="Only orders created before this moment (with a time zone).")
 
     @model_validator(mode="after")
     def _cutoff_in_utc(self) -> WaveCreate:

@@ -4,6 +4,7 @@ sheet the driver signs, and reading it back as PDF or CSV (rendered by oms.shipp
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime, time
 
 from sqlalchemy import func, select, update
@@ -33,21 +34,40 @@ def _warehouse(session: Session, code: str) -> Warehouse:
     return row
 
 
+def _outs(session: Session, manifests: Sequence[Manifest]) -> list[ManifestOut]:
+    """Manifests with their warehouse codes and tracking numbers, in two queries for the whole page."""
+    ids = [m.id for m in manifests]
+    numbers: dict[int, list[str]] = defaultdict(list)
+    for manifest_id, number in session.execute(
+        select(Shipment.manifest_id, Shipment.tracking_number)
+        .where(Shipment.manifest_id.in_(ids))
+        .order_by(Shipment.id)
+    ):
+        if number:
+            numbers[manifest_id].append(number)
+    codes = dict(
+        session.execute(
+            select(Warehouse.id, Warehouse.code).where(Warehouse.id.in_({m.warehouse_id for m in manifests}))
+        ).all()
+    )
+    return [
+        ManifestOut(
+            id=m.id,
+            carrier=m.carrier,
+            warehouse=codes.get(m.warehouse_id, ""),
+            day=m.day,
+            shipments=m.shipments,
+            packages=m.packages,
+            tracking_numbers=numbers[m.id],
+            created_by=m.created_by,
+            created_at=m.created_at,
+        )
+        for m in manifests
+    ]
+
+
 def _out(session: Session, m: Manifest) -> ManifestOut:
-    numbers = session.scalars(
-        select(Shipment.tracking_number).where(Shipment.manifest_id == m.id).order_by(Shipment.id)
-    )
-    return ManifestOut(
-        id=m.id,
-        carrier=m.carrier,
-        warehouse=session.scalar(select(Warehouse.code).where(Warehouse.id == m.warehouse_id)) or "",
-        day=m.day,
-        shipments=m.shipments,
-        packages=m.packages,
-        tracking_numbers=[n for n in numbers if n],
-        created_by=m.created_by,
-        created_at=m.created_at,
-    )
+    return _outs(session, [m])[0]
 
 
 def close_manifest(db: Database, data: ManifestCreate, principal: Principal) -> ManifestOut:
@@ -94,7 +114,7 @@ def close_manifest(db: Database, data: ManifestCreate, principal: Principal) -> 
 def list_manifests(db: Database, limit: int, cursor: str | None) -> Page[ManifestOut]:
     with db.read() as session:
         rows = session.scalars(keyset(select(Manifest), Manifest.id, cursor, limit, newest_first=True)).all()
-        return page_of([_out(session, m) for m in rows], limit)
+        return page_of(_outs(session, rows), limit)
 
 
 def read_manifest(db: Database, manifest_id: int) -> ManifestOut:

@@ -23,7 +23,8 @@ from oms.picking.model import PickTask
 from oms.shipping import documents, promises
 from oms.shipping.model import Shipment, ShippingLabel, TrackingEvent
 from oms.shipping.schemas import LabelOut, LateOrderOut, PromiseFlagOut, ShippingOut, TrackingEventOut
-from oms.shipping.service import address_lines, order_address_lines, tracking_url
+from oms.shipping.service import address_lines, order_address_lines
+from oms.shipping.tracking_events import tracking_url
 
 
 def _shipment(session: Session, shipment_id: int) -> Shipment:

@@ -6,9 +6,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, Field, SecretStr, StringConstraints
+from pydantic import Field, SecretStr, StringConstraints
 
-from oms.schemas import Code, Input, Name, Output
+from oms.schemas import Code, Input, Instant, Name, Output
 from oms.shipping.adapters import TrackingCode
 from oms.shipping.carrier_config import ServiceConfigs
 
@@ -142,7 +142,7 @@ class TrackingEventIn(Input):
     )
     tracking_number: Annotated[str, StringConstraints(min_length=4, max_length=40)]
     code: TrackingCode
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     location: Annotated[str, StringConstraints(max_length=200)] | None = None
     description: Annotated[str, StringConstraints(max_length=500)] | None = None
 

@@ -42,6 +42,7 @@ from oms.shipping.carriers import active_carriers, adapter_of, get_carrier
 from oms.shipping.model import Carrier, LabelSerial, Shipment, ShippingLabel
 from oms.shipping.rules import check_transition
 from oms.shipping.schemas import LabelCreate, RateChoiceOut
+from oms.shipping.tracking_events import replay_early, tracking_url
 
 log = logging.getLogger("oms.shipping")
 
@@ -64,10 +65,6 @@ def order_address_lines(order: Order) -> list[str]:
         order.ship_postal_code,
         order.ship_country,
     )
-
-
-def tracking_url(public_url: str, tracking_number: str) -> str:
-    return f"{public_url.rstrip('/')}/track/{tracking_number}"
 
 
 # --- what a carrier is asked -----------------------------------------------------------------------
@@ -431,23 +428,39 @@ def _void_quietly(adapter: CarrierAdapter, purchases: list[LabelPurchase]) -> No
 
 
 def void_labels(db: Database, shipment_id: int, reason: str | None, principal: Principal) -> dict[str, Any]:
-    """Void the labels of a shipment that has not shipped; it is packed again, ready for new ones."""
-    with db.read() as session:
-        shipment = session.get(Shipment, shipment_id)
-        if shipment is None:
-            raise NotFound(f"no shipment {shipment_id}", code="shipment_not_found")
-        check_transition(shipment_id, shipment.status, S.PACKED, "void the labels of")
-        number, carrier_code = shipment.tracking_number, shipment.carrier
-        row = get_carrier(session, carrier_code or "")
-        session.expunge(row)
-    assert number is not None
-    result = adapter_of(row).void_label(number)
-    if not result.voided:
-        raise Conflict(f"{row.name} refused to void {number}: {result.reason}", code="void_refused")
+    """Void the labels of a shipment that has not shipped; it is packed again, ready for new ones.
 
-    def use_case(session: Session) -> dict[str, Any]:
+    The shipment is taken off the shipping desk (back to packed) before the carrier is asked, so it
+    cannot ship on a label that is being voided; if the carrier refuses, it is labelled again."""
+
+    def take_back(session: Session) -> tuple[str, Carrier]:
         shipment = lock_shipment(session, shipment_id)
         check_transition(shipment_id, shipment.status, S.PACKED, "void the labels of")
+        assert shipment.tracking_number is not None
+        shipment.status = S.PACKED.value
+        row = get_carrier(session, shipment.carrier or "")
+        session.flush()
+        session.expunge(row)
+        return shipment.tracking_number, row
+
+    number, row = db.run(take_back)
+    try:
+        result = adapter_of(row).void_label(number)
+        refused = None if result.voided else result.reason
+    except Exception as exc:  # the carrier could not be asked: the label stands
+        refused = f"{type(exc).__name__}: {exc}"
+
+    def put_back(session: Session) -> None:
+        shipment = lock_shipment(session, shipment_id, refuse_held=False)
+        if shipment.status == S.PACKED and shipment.tracking_number == number:
+            shipment.status = S.LABELLED.value
+
+    if refused is not None:
+        db.run(put_back)
+        raise Conflict(f"{row.name} did not void {number}: {refused}", code="void_refused")
+
+    def use_case(session: Session) -> dict[str, Any]:
+        shipment = lock_shipment(session, shipment_id, refuse_held=False)
         if shipment.tracking_number != number:
             raise Conflict(f"shipment {shipment_id}'s labels changed meanwhile", code="labels_changed")
         now = utcnow()
@@ -456,7 +469,6 @@ def void_labels(db: Database, shipment_id: int, reason: str | None, principal: P
         ):
             label.status = "voided"
             label.voided_at = now
-        shipment.status = S.PACKED.value
         for name in ("carrier", "service", "service_name", "tracking_number", "shipping_cost", "cost_currency"):
             setattr(shipment, name, None)
         shipment.transit_days = shipment.estimated_delivery = shipment.labelled_at = None
@@ -560,6 +572,7 @@ def ship(db: Database, shipment_id: int, principal: Principal, public_url: str) 
                 ),
             ],
         )
+        emit_many(session, replay_early(session, shipment, order, public_url))
         session.flush()
         return {"shipment_id": shipment_id}
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from oms.db import Database
 from oms.db.base import utcnow
-from oms.errors import NotFound, Unauthenticated
+from oms.errors import Unauthenticated
 from oms.events.outbox import emit_many
 from oms.feedback.model import SupportTask
 from oms.feedback.tasks import open_task
@@ -41,9 +41,15 @@ from oms.shipping import tracking
 from oms.shipping.model import Carrier, Shipment, TrackingEvent
 from oms.shipping.rules import TROUBLE, applies
 from oms.shipping.schemas import TrackingEventIn, TrackingResultOut
-from oms.shipping.service import tracking_url
 
 SIGNATURE_HEADER = "Oms-Carrier-Signature"
+
+
+def tracking_url(public_url: str, tracking_number: str) -> str:
+    """The customer's tracking page (oms.shipping.pages) for a number."""
+    return f"{public_url.rstrip('/')}/track/{tracking_number}"
+
+
 ACTOR = "carrier:{}"
 
 
@@ -58,13 +64,14 @@ def verify_signature(db: Database, carrier_code: str, header: str | None, body: 
         row = session.execute(
             select(Carrier.webhook_secret, Carrier.is_active).where(Carrier.code == carrier_code)
         ).first()
-    if row is None:
-        raise NotFound(f"no carrier {carrier_code!r}", code="unknown_carrier")
-    secret, _active = row
-    if not secret:
+    # One answer for an unknown, switched-off or unconfigured carrier: the endpoint does not tell a
+    # stranger which carrier codes exist.
+    if row is None or not row[0] or not row[1]:
         raise Unauthenticated(
-            f"carrier {carrier_code!r} has no webhook secret configured", code="webhook_not_configured"
+            f"carrier {carrier_code!r} does not take tracking events (unknown, inactive, or no webhook secret)",
+            code="webhook_not_configured",
         )
+    secret = row[0]
     if not header:
         raise Unauthenticated(f"the {SIGNATURE_HEADER} header is missing", code="signature_missing")
     if not hmac.compare_digest(header.strip().encode(), sign(secret, body).encode()):
@@ -150,30 +157,68 @@ def _apply(
             id=event.id,
             tracking_number=number,
             result="not_shipped" if not shipped else "out_of_order",
-            detail=why,
+            detail=why if shipped else f"{why}; it applies when the shipment is confirmed",
         )
-    shipment.tracking_status = event.code.value
-    shipment.tracking_at = at
+    stored = session.get(TrackingEvent, event_id)
+    assert stored is not None
+    events = _move(session, shipment, order, stored, public_url, entries)
+    record(session, entries)
+    emit_many(session, events)
+    return TrackingResultOut(id=event.id, tracking_number=number, result="applied")
+
+
+def _move(
+    session: Session, shipment: Shipment, order: Order, event: TrackingEvent, public_url: str, entries: list
+) -> list[tuple[str, dict[str, object]]]:
+    """What an applied event does: the shipment's tracking status, delivery, alerts, and the events
+    that tell the customer and subscribers."""
+    shipment.tracking_status = event.code
+    shipment.tracking_at = event.occurred_at
     shipment.updated_at = utcnow()
     payload = {
         "order_id": order.id,
-        "shipment_id": shipment_id,
-        "tracking_event_id": event_id,
-        "tracking_number": number,
-        "tracking_url": tracking_url(public_url, number),
-        "code": event.code.value,
-        "at": at.isoformat(),
+        "shipment_id": shipment.id,
+        "tracking_event_id": event.id,
+        "tracking_number": event.tracking_number,
+        "tracking_url": tracking_url(public_url, event.tracking_number),
+        "code": event.code,
+        "at": event.occurred_at.isoformat(),
         "location": event.location,
         "description": event.description,
     }
     events: list[tuple[str, dict[str, object]]] = [("shipment.tracking", payload)]
     if event.code == "delivered":
-        events += _delivered(session, shipment, order, at, entries, carrier)
-    elif event.code.value in TROUBLE:
-        _alert_operations(session, order, shipment, event, number)
+        events += _delivered(session, shipment, order, event.occurred_at, entries, event.carrier)
+    elif event.code in TROUBLE:
+        _alert_operations(session, order, shipment, event)
+    return events
+
+
+def replay_early(
+    session: Session, shipment: Shipment, order: Order, public_url: str
+) -> list[tuple[str, dict[str, object]]]:
+    """Scans the carrier sent before the shipment was confirmed (a driver scanning at the dock before
+    the clerk clicks "ship") apply now, oldest first, by the same rules as when they arrive."""
+    early = session.scalars(
+        select(TrackingEvent)
+        .where(TrackingEvent.shipment_id == shipment.id, TrackingEvent.applied.is_(False))
+        .order_by(TrackingEvent.occurred_at, TrackingEvent.id)
+    ).all()
+    events: list[tuple[str, dict[str, object]]] = []
+    entries: list = []
+    for row in early:
+        if row.code == "label_created":
+            continue
+        moves, _ = applies(row.code, row.occurred_at, shipment.tracking_at, shipment.status == S.DELIVERED)
+        if moves:
+            row.applied = True
+            entries.append(
+                (order.id, ACTOR.format(row.carrier), "tracking", f"{row.tracking_number}: earlier "
+                 f"{row.code.replace('_', ' ')} scan applied on confirmation", {"tracking_event_id": row.id})
+            )  # fmt: skip
+            events += _move(session, shipment, order, row, public_url, entries)
     record(session, entries)
-    emit_many(session, events)
-    return TrackingResultOut(id=event.id, tracking_number=number, result="applied")
+    return events
 
 
 def _delivered(
@@ -193,11 +238,11 @@ def _delivered(
     return [("order.delivered", {"order_id": order.id, "delivered_at": at.isoformat()})]
 
 
-def _alert_operations(session: Session, order: Order, shipment: Shipment, event: TrackingEventIn, number: str) -> None:
-    """One open task per shipment for operations to follow up; a later problem adds to its detail."""
-    what = event.code.value.replace("_", " ")
+def _alert_operations(session: Session, order: Order, shipment: Shipment, event: TrackingEvent) -> None:
+    """One open task per order for operations to follow up; a later problem adds to its detail."""
+    what = event.code.replace("_", " ")
     detail = (
-        f"{number}: {what}"
+        f"{event.tracking_number}: {what}"
         + (f" at {event.location}" if event.location else "")
         + (f" ({event.description})" if event.description else "")
     )
