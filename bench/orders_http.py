@@ -140,6 +140,9 @@ def oms_env(database_url: str, data_dir: Path) -> dict[str, str]:
         "OMS_SECRET_KEY": SECRET_KEY,
         "OMS_DATA_DIR": str(data_dir),
         "OMS_LOG_LEVEL": "warning",
+        # The hot path alone: a deployment at this rate sends its emails and webhooks from
+        # `oms worker` processes (README), not from the threads that take orders.
+        "OMS_EMBEDDED_WORKER": "false",
     }
 
 
