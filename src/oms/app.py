@@ -27,6 +27,8 @@ from oms.notifications.webhook_routes import router as webhooks_router
 from oms.orders.routes import router as orders_router
 from oms.packing.routes import router as packing_router
 from oms.picking.routes import router as picking_router
+from oms.returns.pages import router as returns_pages
+from oms.returns.routes import router as returns_router
 from oms.routing import geocode
 from oms.shipping.pages import router as tracking_pages
 from oms.shipping.routes import router as shipping_router
@@ -100,12 +102,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
         feedback_router,
         emails_router,
         shipping_router,
+        returns_router,
         webhooks_router,
     ):
         api.include_router(router)
     app.include_router(api)
     # Public pages at the site root: the links in customer emails point here (not under /api/v1).
     app.include_router(feedback_pages)
+    app.include_router(returns_pages)
     app.include_router(tracking_pages)
 
     @app.get("/healthz", include_in_schema=False)

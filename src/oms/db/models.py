@@ -12,4 +12,5 @@ from oms.notifications import webhook_model as webhooks_model  # noqa: F401
 from oms.orders import model as orders_model  # noqa: F401
 from oms.packing import model as packing_model  # noqa: F401
 from oms.picking import model as picking_model  # noqa: F401
+from oms.returns import model as returns_model  # noqa: F401
 from oms.shipping import model as shipping_model  # noqa: F401

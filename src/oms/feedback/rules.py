@@ -58,22 +58,23 @@ def _unb64(text: str) -> bytes:
 SIGNATURE_BYTES = 16
 
 
-def _signature(secret: str, payload: str) -> bytes:
-    mac = hmac.new(secret.encode(), PURPOSE + b"\n" + payload.encode(), hashlib.sha256)
+def _signature(secret: str, payload: str, purpose: bytes = PURPOSE) -> bytes:
+    mac = hmac.new(secret.encode(), purpose + b"\n" + payload.encode(), hashlib.sha256)
     return mac.digest()[:SIGNATURE_BYTES]
 
 
-def make_token(secret: str, order_id: int, expires_at: datetime) -> str:
+def make_token(secret: str, order_id: int, expires_at: datetime, purpose: bytes = PURPOSE) -> str:
     """``<payload>.<signature>``, both base64url without padding: the payload is
     ``<order id>.<expiry, whole seconds since the epoch>``, the signature HMAC-SHA256 of it with the
     purpose above, truncated. About 45 characters, safe in a URL path as is. Nothing secret is inside: the
-    order id is readable, only the signature cannot be forged."""
+    order id is readable, only the signature cannot be forged. Other links (returns) pass their own
+    ``purpose`` (and id), so a link made for one page never opens another."""
     if order_id < 1:
         raise ValueError("an order id is positive")
     if expires_at.tzinfo is None:
         raise ValueError("expires_at must be timezone-aware")
     payload = _b64(f"{order_id}.{int(expires_at.timestamp())}".encode())
-    return f"{payload}.{_b64(_signature(secret, payload))}"
+    return f"{payload}.{_b64(_signature(secret, payload, purpose))}"
 
 
 def token_expiry(token: str) -> datetime | None:
@@ -95,18 +96,18 @@ def _parse(token: str) -> tuple[str, int, datetime, bytes]:
     return payload, int(match.group(1)), expires_at, _unb64(signature)
 
 
-def read_token(secret: str, token: str, now: datetime) -> int:
+def read_token(secret: str, token: str, now: datetime, purpose: bytes = PURPOSE, what: str = "feedback") -> int:
     """The order id a link was made for. ``InvalidLink`` for anything oms did not sign (checked
     first, so an expiry is only ever reported for a genuine link), ``LinkExpired`` once ``now`` has
     reached its expiry."""
     try:
         payload, order_id, expires_at, signature = _parse(token)
     except (ValueError, UnicodeDecodeError, binascii.Error, OverflowError, OSError):
-        raise InvalidLink("this feedback link is not valid: check that it was copied in full") from None
-    if not hmac.compare_digest(signature, _signature(secret, payload)):
-        raise InvalidLink("this feedback link is not valid: check that it was copied in full")
+        raise InvalidLink(f"this {what} link is not valid: check that it was copied in full") from None
+    if not hmac.compare_digest(signature, _signature(secret, payload, purpose)):
+        raise InvalidLink(f"this {what} link is not valid: check that it was copied in full")
     if now >= expires_at:
-        raise LinkExpired(f"this feedback link expired on {expires_at:%Y-%m-%d}", expired_at=expires_at.isoformat())
+        raise LinkExpired(f"this {what} link expired on {expires_at:%Y-%m-%d}", expired_at=expires_at.isoformat())
     return order_id
 
 

@@ -66,7 +66,11 @@ class MovementKind(StrEnum):
     PUTAWAY = "putaway"  # into or between bins: the warehouse's on_hand does not change
     PICK = "pick"  # from a bin into a tote: the warehouse's on_hand does not change
     SHIPMENT = "shipment"
-    RETURN = "return"
+    RETURN = "return"  # a returned unit restocked into a sellable bin
+    # A returned unit that is not sold again: the row records the decision and its reason; on_hand
+    # does not change, because the unit left it when it shipped.
+    QUARANTINE = "quarantine"
+    WRITE_OFF = "write_off"
 
 
 @dataclass(frozen=True)

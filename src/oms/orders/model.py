@@ -43,6 +43,7 @@ class Order(Base):
     total: Mapped[Decimal] = mapped_column(Money)
     authorized_amount: Mapped[Decimal] = mapped_column(Money)
     paid_amount: Mapped[Decimal] = mapped_column(Money)
+    refunded_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
     routing: Mapped[dict | None] = mapped_column(JSON)  # how the warehouses were chosen
     # The promise made to the customer (oms.shipping.promises): ship by / deliver by, and the
     # service level bought at checkout. None: the channel's handling days and default level apply.

@@ -195,11 +195,17 @@ def _option_json(o: rates.Option, ship_day: date) -> dict[str, Any]:
 
 def _quote_all(adapters: list[CarrierAdapter], facts: _Facts) -> rates.Choice:
     """Every active carrier's services for this shipment, and the choice among them."""
+    return _choose(adapters, facts.request, facts.promised_by_days, facts.service_level)
+
+
+def _choose(
+    adapters: list[CarrierAdapter], request: ShipmentRequest, promised_by_days: int | None, level: str | None
+) -> rates.Choice:
     options: list[rates.Option] = []
     unavailable: list[tuple[str, str]] = []
     for adapter in adapters:
         try:
-            quotes = adapter.rates(facts.request)
+            quotes = adapter.rates(request)
         except rates.NotServiceable as exc:
             unavailable.extend(
                 (adapter.code + "/" + k.split("/")[-1], v) for k, v in exc.extra.get("unavailable", {}).items()
@@ -211,8 +217,8 @@ def _quote_all(adapters: list[CarrierAdapter], facts: _Facts) -> rates.Choice:
         for q in quotes:
             by_service[q.service.key].append(q)
         for group in by_service.values():
-            options.append(rates.option(group[0].service, group, facts.promised_by_days))
-    return rates.choose(options, facts.promised_by_days, facts.service_level, tuple(unavailable))
+            options.append(rates.option(group[0].service, group, promised_by_days))
+    return rates.choose(options, promised_by_days, level, tuple(unavailable))
 
 
 def _choice_json(choice: rates.Choice, facts: _Facts, now: datetime) -> dict[str, Any]:
@@ -634,3 +640,16 @@ def _consume_reservations(session: Session, shipment: Shipment, principal: Princ
     )
     # Allocations that reach 0 stay: they record which warehouse the line shipped from.
     return sum(on_hand.values())
+
+
+# --- return labels -------------------------------------------------------------------------------
+
+
+def buy_return_label(db: Database, request: ShipmentRequest) -> tuple[list[LabelPurchase], str]:
+    """The cheapest economy label (or the cheapest at all) from the customer back to a warehouse, for
+    oms.returns. Called outside any transaction, like every carrier call."""
+    carriers = _carriers(db)
+    choice = _choose([a for _, a in carriers], request, None, "economy")
+    service = choice.chosen.service
+    adapter = dict((row.code, a) for row, a in carriers)[service.carrier]
+    return adapter.buy_label(request, service.code, _serial(db, service.carrier)), service.name

@@ -94,6 +94,14 @@ def _one(db: Database, carrier_code: str, event: TrackingEventIn, public_url: st
             select(Shipment.id).where(Shipment.tracking_number == number, Shipment.carrier == carrier_code)
         )
     if shipment_id is None:
+        moved = _return_scan(db, carrier_code, number, event)
+        if moved is not None:
+            return TrackingResultOut(
+                id=event.id,
+                tracking_number=number,
+                result="applied" if moved else "recorded",
+                detail="a return label" if moved else "a return label: its status already reflects this",
+            )
         return TrackingResultOut(
             id=event.id,
             tracking_number=number,
@@ -101,6 +109,23 @@ def _one(db: Database, carrier_code: str, event: TrackingEventIn, public_url: st
             detail=f"no {carrier_code} shipment has tracking number {number}",
         )
     return db.run(lambda session: _apply(session, carrier_code, shipment_id, number, event, public_url))
+
+
+def _return_scan(db: Database, carrier: str, number: str, event: TrackingEventIn) -> bool | None:
+    """A scan of a return label moves the return (oms.returns); None when no return has the number."""
+    # Imported here: returns builds on shipping, so shipping reaches into returns only at run time.
+    from oms.returns.model import Return
+    from oms.returns.service import carrier_scan, lock_return
+
+    with db.read() as session:
+        return_id = session.scalar(select(Return.id).where(Return.tracking_number == number, Return.carrier == carrier))
+    if return_id is None:
+        return None
+
+    def use_case(session: Session) -> bool:
+        return carrier_scan(session, lock_return(session, return_id), event.code.value, ACTOR.format(carrier))
+
+    return db.run(use_case)
 
 
 def _insert_event(session: Session, row: dict[str, object]) -> int | None:
