@@ -538,7 +538,14 @@ def refund(db: Database, return_id: int, principal: Principal) -> int:
             .where(ReturnLine.return_id == ret.id)
         ).all()
         lines = [rules.RefundLine(ol.id, rl.received, ol.unit_price, ol.quantity) for rl, ol in rows if rl.received]
-        reasons = [policy.reason(rl.reason) for rl, _ in rows if rl.received]
+        # A reason taken off the policy since the return was asked for still counts, as not the shop's fault.
+        offered = {r.code: r for r in policy.reasons}
+        reasons = [offered.get(rl.reason, rules.Reason(rl.reason, rl.reason, False)) for rl, _ in rows if rl.received]
+        if not lines:
+            raise Conflict(
+                f"nothing was received on {rules.rma_number(ret.id)}: there is nothing to refund",
+                code="nothing_received",
+            )
         money = _money(order)
         breakdown = rules.compute_refund(policy, money, lines, reasons)
         if breakdown.total > 0:
