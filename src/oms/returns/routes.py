@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from oms.auth.service import Principal
 from oms.auth.throttle import LoginThrottle
 from oms.errors import Forbidden, InvalidInput, NotFound
-from oms.returns import policies, service, views
+from oms.returns import policies, receiving, resolution, service, views
 from oms.returns.model import Return
 from oms.returns.schemas import (
     ApproveIn,
@@ -142,7 +142,7 @@ def reject(return_id: ReturnId, body: RejectIn, db: DbDep, principal: Staff) -> 
 
 @router.post("/returns/{return_id}/receive", response_model=ReturnOut, summary="Scan the RMA and the items in")
 def receive(return_id: ReturnId, body: ReceiveIn, db: DbDep, principal: Receiver) -> ReturnOut:
-    service.receive(db, return_id, body, principal)
+    receiving.receive(db, return_id, body, principal)
     return views.get_return(db, return_id)
 
 
@@ -150,23 +150,23 @@ def receive(return_id: ReturnId, body: ReceiveIn, db: DbDep, principal: Receiver
     "/returns/{return_id}/inspect", response_model=ReturnOut, summary="Grade each unit: restock, quarantine, write off"
 )
 def inspect(return_id: ReturnId, body: InspectIn, db: DbDep, principal: Receiver) -> ReturnOut:
-    service.inspect(db, return_id, body, principal)
+    receiving.inspect(db, return_id, body, principal)
     return views.get_return(db, return_id)
 
 
 @router.post("/returns/{return_id}/refund", response_model=ReturnOut, summary="Refund what the policy says")
 def refund(return_id: ReturnId, db: DbDep, principal: Staff) -> ReturnOut:
-    service.refund(db, return_id, principal)
+    resolution.refund(db, return_id, principal)
     return views.get_return(db, return_id)
 
 
 @router.post("/returns/{return_id}/exchange", response_model=ReturnOut, summary="Send replacements instead")
 def exchange(return_id: ReturnId, body: ExchangeIn, db: DbDep, principal: Staff) -> ReturnOut:
-    service.exchange(db, return_id, [(ln.sku, ln.quantity) for ln in body.lines], principal)
+    resolution.exchange(db, return_id, [(ln.sku, ln.quantity) for ln in body.lines], principal)
     return views.get_return(db, return_id)
 
 
 @router.post("/returns/{return_id}/close", response_model=ReturnOut, summary="Close a resolved or rejected return")
 def close(return_id: ReturnId, db: DbDep, principal: Staff) -> ReturnOut:
-    service.close(db, return_id, principal)
+    resolution.close(db, return_id, principal)
     return views.get_return(db, return_id)
