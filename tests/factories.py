@@ -8,10 +8,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from oms.app import create_app
-from oms.auth.service import create_token, create_user
+from oms.auth.service import TokenCache, create_token, create_user
+from oms.auth.throttle import LoginThrottle
 from oms.config import Settings
 from oms.db import Database
 
@@ -136,9 +138,30 @@ def order_body(lines: list[tuple[str, int]], channel: str = "web", price: str = 
     return body
 
 
+# create_app builds the validators of every route (about a second for oms's routes). A test process
+# builds one app per shape and gives each test the state create_app would: its database, settings,
+# secret, a fresh login throttle and token cache. What create_app reads from the settings beyond
+# that state (the body limit, the thread count) is the shape.
+_apps: dict[tuple[int, int], FastAPI] = {}
+
+
+def app_for(settings: Settings, db: Database) -> FastAPI:
+    key = (settings.max_body_bytes, settings.threads)
+    application = _apps.get(key)
+    if application is None:
+        application = _apps[key] = create_app(settings, db)
+    state = application.state
+    state.settings = settings
+    state.db = db
+    state.secret_key = settings.resolved_secret_key()
+    state.login_throttle = LoginThrottle()
+    state.token_cache = TokenCache(ttl_s=settings.token_cache_s)
+    return application
+
+
 @pytest.fixture
 def app(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
-    return create_app(settings, db)
+    return app_for(settings, db)
 
 
 @pytest.fixture

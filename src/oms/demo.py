@@ -34,7 +34,7 @@ from oms.channels.schemas import ChannelCreate, ChannelKind
 from oms.db import Database
 from oms.db.base import utcnow
 from oms.demo_floor import seed_floor
-from oms.demo_shipping import seed_shipping
+from oms.demo_shipping import seed_return_policies, seed_shipping
 from oms.inventory import service as inventory
 from oms.inventory import warehouses
 from oms.inventory.model import Warehouse
@@ -399,6 +399,7 @@ def _seed(db: Database, rng: random.Random, say: Progress) -> None:
     say(f"{count} orders")
     packed = seed_floor(db, staff[Role.PICKER], staff[Role.PACKER], "NJ-EWR", say)
     seed_shipping(db, staff[Role.SHIPPER], packed, say)
+    seed_return_policies(db, staff[Role.MANAGER], say)
 
 
 def _seed_sites(db: Database) -> dict[str, list[str]]:

@@ -23,6 +23,31 @@ DEMO_CARRIER_SECRET = "demo-carrier-webhook-secret"
 DEMO_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
+def seed_return_policies(db: Database, manager: Principal, say: Callable[[str], None]) -> None:
+    """A 30-day default; the marketplace's own rules are stricter: 14 days, the customer pays 5.95 for
+    the return label, a 10% restocking fee, store credit."""
+    from decimal import Decimal
+
+    from oms.returns.policies import put_policy
+    from oms.returns.schemas import PolicyPut
+
+    put_policy(db, PolicyPut(window_days=30), manager)
+    put_policy(
+        db,
+        PolicyPut(
+            channel="marketplace",
+            window_days=14,
+            return_shipping_paid_by="customer",
+            return_shipping_fee=Decimal("5.95"),
+            restocking_fee_pct=Decimal("10"),
+            refund_method="store_credit",
+            non_returnable_skus=[],
+        ),
+        manager,
+    )
+    say("return policies: 30 days by default, 14 on the marketplace")
+
+
 def seed_shipping(db: Database, shipper: Principal, packed: list[int], say: Callable[[str], None]) -> None:
     with db.write() as session:
         seed_demo_carriers(session, DEMO_CARRIER_SECRET)

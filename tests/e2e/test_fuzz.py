@@ -5,19 +5,16 @@ import schemathesis
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 
-from oms.app import create_app
-
 FUZZ = hypothesis_settings(
     max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
 )
 
 
-def test_no_request_makes_the_server_fail(settings, db, api):
+def test_no_request_makes_the_server_fail(settings, db, api, app):
     api.warehouse("NJ1")
     api.product("MUG-1")
     api.channel("web")
     api.receive("NJ1", "MUG-1", 1000)
-    app = create_app(settings, db)
     headers = {"Authorization": f"Bearer {api.token}"}
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]

@@ -7,12 +7,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from oms.app import API_PREFIX, create_app
 from oms.events.model import OutboxEvent
 from oms.orders.model import Allocation
 from oms.packing.cartons import validate
 from oms.packing.model import PackScan
-from oms.packing.routes import router as packing_router
 from oms.packing.service import RULES, stored_plan
 from oms.picking.model import PickList, PickTask
 from oms.shipping.model import Shipment
@@ -27,16 +25,6 @@ CATALOGUE = [
     ("MEDIUM", 300, 250, 200, 5000, 250, "1.00"),
     ("LARGE", 400, 300, 300, 10000, 400, "2.00"),
 ]
-
-
-@pytest.fixture
-def app(settings, db):  # type: ignore[no-untyped-def]
-    """The app as create_app builds it, with the packing router under /api/v1 until app.py mounts it."""
-    app = create_app(settings, db)
-    if "/api/v1/boxes" not in app.openapi()["paths"]:
-        app.include_router(packing_router, prefix=API_PREFIX)
-    app.openapi_schema = None
-    return app
 
 
 def box_body(code: str, l: int, w: int, h: int, max_g: int, tare_g: int, cost: str) -> dict[str, Any]:  # noqa: E741

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from oms.app import API_PREFIX, create_app
 from oms.events.model import OutboxEvent
 from oms.inventory import stock
 from oms.inventory.model import Bin, BinStock, StockLevel
@@ -16,7 +15,6 @@ from oms.orders.model import Allocation
 from oms.picking.layout import Layout
 from oms.picking.model import PickScan
 from oms.picking.pickpath import optimal_tour, s_shape, tour_length
-from oms.picking.routes import router as picking_router
 from tests.conftest import SECRET
 from tests.factories import Api, gtin13, make_token
 
@@ -29,15 +27,6 @@ BINS = [
     ("B-05", 5.0, 10.0, "B"),
     ("B-09", 5.0, 18.0, "B"),
 ]
-
-
-@pytest.fixture
-def app(settings, db):  # type: ignore[no-untyped-def]
-    """The app with the picking router included, as app.py will include it."""
-    application = create_app(settings, db)
-    if not any(getattr(r, "path", "").startswith(f"{API_PREFIX}/pick-lists") for r in application.routes):
-        application.include_router(picking_router, prefix=API_PREFIX)
-    return application
 
 
 def _warehouse(api: Api, code: str, bins: list[tuple[str, float, float, str]] | None = BINS) -> None:
