@@ -119,6 +119,8 @@ def test_one_order_from_the_packing_bench_to_the_customers_feedback(
     _drain(db, settings)
     delivered = smtp_sink.wait_for(5)[4]
     assert "delivered" in delivered["Subject"]
+    start = re.search(rf"{re.escape(PUBLIC_URL)}(/returns/start/\S+)", _text(delivered))
+    assert start and floor.client.get(start.group(1)).status_code == 200  # the return form, no login
     assert [json.loads(r.body)["type"] for r in webhook_receiver.requests] == ["order.shipped", "order.delivered"]
     assert len(smtp_sink.messages) == 5  # the feedback request waits three days
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from oms.db import Database
@@ -78,7 +79,9 @@ def on_shipment_shipped(db: Database, payload: dict[str, Any]) -> int | None:
     return _queue(db, "shipped", int(payload["order_id"]), f"shipped:{payload['shipment_id']}", {"shipment": shipment})
 
 
-def on_shipment_tracking(db: Database, payload: dict[str, Any]) -> int | None:
+def on_shipment_tracking(
+    db: Database, payload: dict[str, Any], return_link: Callable[[int], str] | None = None
+) -> int | None:
     kind = TRACKING_KINDS.get(payload.get("code", ""))
     if kind is None:
         return None
@@ -86,9 +89,10 @@ def on_shipment_tracking(db: Database, payload: dict[str, Any]) -> int | None:
         key: payload.get(key)
         for key in ("shipment_id", "tracking_number", "tracking_url", "code", "at", "location", "description")
     }
-    return _queue(
-        db, kind, int(payload["order_id"]), f"tracking:{payload['tracking_event_id']}", {"tracking": tracking}
-    )
+    extra: dict[str, Any] = {"tracking": tracking}
+    if kind == "delivered" and return_link is not None:  # the delivered email opens the return form too
+        extra["return_link"] = return_link(int(payload["order_id"]))
+    return _queue(db, kind, int(payload["order_id"]), f"tracking:{payload['tracking_event_id']}", extra)
 
 
 HANDLERS: dict[str, tuple[str, Callable[[Database, dict[str, Any]], int | None]]] = {
@@ -98,8 +102,11 @@ HANDLERS: dict[str, tuple[str, Callable[[Database, dict[str, Any]], int | None]]
 }
 
 
-def register(registry: Registry, db: Database) -> None:
+def register(registry: Registry, db: Database, return_link: Callable[[int], str] | None = None) -> None:
+    """``return_link(order_id)``: the signed link to the order's return form, for the delivered email."""
     for topic, (name, handle) in HANDLERS.items():
+        if handle is on_shipment_tracking and return_link is not None:
+            handle = partial(on_shipment_tracking, return_link=return_link)
         registry.subscribe(topic, name, _bind(db, handle))
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage as MimeMessage
 from email.utils import format_datetime, parseaddr
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select, update
@@ -233,6 +235,16 @@ def resend(db: Database, email_id: int, actor: str) -> EmailDetailOut:
 # --- wiring -----------------------------------------------------------------------------------
 
 
+def _return_link(settings: Settings, order_id: int) -> str:
+    """The signed link to the order's return form, valid 30 days (the default return window)."""
+    # Imported here: returns builds on notifications, which reaches it only at run time.
+    from oms.feedback.rules import make_token
+    from oms.returns.pages import START_PURPOSE
+
+    token = make_token(settings.resolved_secret_key(), order_id, utcnow() + timedelta(days=30), START_PURPOSE)
+    return f"{settings.public_url.rstrip('/')}/returns/start/{token}"
+
+
 def register(registry: Registry, db: Database, settings: Settings) -> None:
     """Subscribe ``email.send`` {email_id} and the handlers that turn domain events into customer
     emails (``customer_emails``)."""
@@ -241,4 +253,4 @@ def register(registry: Registry, db: Database, settings: Settings) -> None:
         send_email(db, settings, int(payload["email_id"]))
 
     registry.subscribe(SEND_TOPIC, "email.send", on_send)
-    customer_emails.register(registry, db)
+    customer_emails.register(registry, db, partial(_return_link, settings))

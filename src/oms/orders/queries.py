@@ -30,6 +30,12 @@ NUMBER_PREFIX = "SO-"
 _NUMBER = re.compile(r"^(?:SO-?)?0*(\d{1,12})$", re.IGNORECASE)
 
 
+def order_id_of(number: str) -> int | None:
+    """The id in an order number as people type it: "SO-000042", "so000042", "42"."""
+    m = _NUMBER.match(number.strip())
+    return int(m.group(1)) if m else None
+
+
 def order_number(order_id: int) -> str:
     return f"{NUMBER_PREFIX}{order_id:06d}"
 

@@ -25,7 +25,7 @@ from oms.inventory.model import Warehouse
 from oms.notifications.email import order_context, queue_email
 from oms.orders.locks import lock_order
 from oms.orders.model import Allocation, Order, OrderLine
-from oms.orders.queries import NUMBER_PREFIX, order_number
+from oms.orders.queries import order_id_of, order_number
 from oms.orders.timeline import record
 from oms.picking.model import PickTask
 from oms.returns import rules
@@ -120,8 +120,7 @@ def delivered_lines(session: Session, order: Order) -> tuple[list[rules.Delivere
 def customer_order(db: Database, number: str, email: str) -> int:
     """The order a customer names by number and email. One answer for a wrong number and a wrong email,
     so the form cannot be used to learn which order numbers exist."""
-    digits = number.strip().upper().removeprefix(NUMBER_PREFIX)
-    order_id = int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 12 else 0
+    order_id = order_id_of(number) or 0
     with db.read() as session:
         found = session.scalar(select(Order.customer_email).where(Order.id == order_id))
     if found is None or found != email:
