@@ -4,6 +4,7 @@ Shipping, notification and feedback tests start from here."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from oms.shipping.carriers import seed_demo_carriers
@@ -84,3 +85,15 @@ def tracking_post(api: Api, events: list[dict[str, Any]], carrier: str = "oms", 
         content=body,
         headers={SIGNATURE_HEADER: sign(secret, body), "Content-Type": "application/json"},
     )
+
+
+def deliver(api: Api, db, settings, order_id: int, *, ago: timedelta = timedelta(days=2)) -> str:  # type: ignore[no-untyped-def]
+    """Pick, pack, label and ship the order, then have the carrier deliver it ``ago``; its tracking number."""
+    shipment_id = pick_and_pack(api, order_id)
+    shipper = as_role(api, db, settings, "shipper")
+    number = shipper.ok(shipper.post(f"/shipments/{shipment_id}/labels"), 201)["tracking_number"]
+    shipper.ok(shipper.post(f"/shipments/{shipment_id}/ship"))
+    at = (datetime.now(UTC) - ago).isoformat()
+    event = {"id": f"delivered-{number}", "tracking_number": number, "code": "delivered", "occurred_at": at}
+    assert tracking_post(api, [event]).json()["results"][0]["result"] == "applied"
+    return number

@@ -13,7 +13,7 @@ from oms.feedback.rules import make_token
 from oms.returns import service
 from oms.returns.pages import START_PURPOSE
 from tests.factories import Api
-from tests.shipping_floor import as_role, build_floor, pick_and_pack, tracking_post
+from tests.shipping_floor import as_role, build_floor, deliver
 
 
 @pytest.fixture
@@ -23,13 +23,7 @@ def floor(api: Api, db) -> Api:  # type: ignore[no-untyped-def]
 
 def _delivered_order(floor: Api, db, settings, lines=(("MUG-1", 1), ("BOOK-1", 1))) -> dict:  # type: ignore[no-untyped-def, type-arg]
     order = floor.order(list(lines))
-    shipment_id = pick_and_pack(floor, order["id"])
-    shipper = as_role(floor, db, settings, "shipper")
-    number = shipper.ok(shipper.post(f"/shipments/{shipment_id}/labels"), 201)["tracking_number"]
-    shipper.ok(shipper.post(f"/shipments/{shipment_id}/ship"))
-    at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    event = {"id": f"d-{order['id']}", "tracking_number": number, "code": "delivered", "occurred_at": at}
-    assert tracking_post(floor, [event]).json()["results"][0]["result"] == "applied"
+    deliver(floor, db, settings, order["id"], ago=timedelta(hours=1))
     return order
 
 

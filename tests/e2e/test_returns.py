@@ -5,7 +5,7 @@ arrived; a second request for the same units is refused."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -16,7 +16,7 @@ from oms.inventory import stock
 from oms.inventory.model import StockMovement
 from oms.notifications.model import EmailMessage
 from tests.factories import Api
-from tests.shipping_floor import as_role, build_floor, pick_and_pack, tracking_post
+from tests.shipping_floor import as_role, build_floor, deliver, tracking_post
 from tests.smtp import smtp_sink  # noqa: F401
 
 
@@ -27,17 +27,6 @@ def settings(settings, smtp_sink):  # type: ignore[no-untyped-def]  # noqa: F811
 
 def _drain(db, settings) -> None:  # type: ignore[no-untyped-def]
     Worker(db, default_registry(db, settings)).drain()
-
-
-def deliver(api: Api, db, settings, order_id: int) -> str:  # type: ignore[no-untyped-def]
-    shipment_id = pick_and_pack(api, order_id)
-    shipper = as_role(api, db, settings, "shipper")
-    number = shipper.ok(shipper.post(f"/shipments/{shipment_id}/labels"), 201)["tracking_number"]
-    shipper.ok(shipper.post(f"/shipments/{shipment_id}/ship"))
-    at = (datetime.now(UTC) - timedelta(days=2)).isoformat()
-    event = {"id": f"d-{number}", "tracking_number": number, "code": "delivered", "occurred_at": at}
-    assert tracking_post(api, [event]).json()["results"][0]["result"] == "applied"
-    return number
 
 
 def test_two_of_three_lines_come_back_one_restocked_into_a_backorder_one_written_off_and_refunded(

@@ -23,6 +23,7 @@ from oms.feedback import service
 from oms.feedback.rules import InvalidLink, LinkExpired, token_expiry
 from oms.feedback.schemas import COMMENT_MAX, FeedbackFormOut, FeedbackSubmit
 from oms.web.deps import DbDep
+from oms.web.pages import PUBLIC_PAGE_HEADERS, templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,29 +32,12 @@ Now = Annotated[datetime, Depends(utcnow)]
 
 SCALE = {1: "Very poor", 2: "Poor", 3: "OK", 4: "Good", 5: "Excellent"}
 ITEM_FIELD = "item:"  # the form field of a product's rating is "item:<SKU>"
-_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Robots-Tag": "noindex",
-    "X-Frame-Options": "DENY",
-}
-
-
-def _date(value: datetime) -> str:
-    return f"{value:%B} {value.day}, {value.year}"
+_HEADERS = PUBLIC_PAGE_HEADERS
 
 
 @functools.cache
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("oms.feedback", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["date"] = _date
-    return env
+    return templates("oms.feedback")
 
 
 def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:

@@ -47,6 +47,20 @@ def _visible(stmt, principal: Principal | None):  # type: ignore[no-untyped-def]
     return stmt
 
 
+def shipping_address(order: Order) -> AddressOut:
+    return AddressOut(
+        name=order.ship_name,
+        line1=order.ship_line1,
+        line2=order.ship_line2,
+        city=order.ship_city,
+        region=order.ship_region,
+        postal_code=order.ship_postal_code,
+        country=order.ship_country,
+        latitude=order.ship_latitude,
+        longitude=order.ship_longitude,
+    )
+
+
 def order_out(order: Order, channel_code: str, lines: list[LineOut]) -> OrderOut:
     warehouses: list[str] = []
     for line in lines:
@@ -62,17 +76,7 @@ def order_out(order: Order, channel_code: str, lines: list[LineOut]) -> OrderOut
         payment_status=order.payment_status,
         currency=order.currency,
         customer=CustomerOut(email=order.customer_email, name=order.customer_name, phone=order.customer_phone),
-        shipping_address=AddressOut(
-            name=order.ship_name,
-            line1=order.ship_line1,
-            line2=order.ship_line2,
-            city=order.ship_city,
-            region=order.ship_region,
-            postal_code=order.ship_postal_code,
-            country=order.ship_country,
-            latitude=order.ship_latitude,
-            longitude=order.ship_longitude,
-        ),
+        shipping_address=shipping_address(order),
         subtotal=order.subtotal,
         shipping_total=order.shipping_total,
         tax_total=order.tax_total,

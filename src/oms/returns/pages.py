@@ -38,6 +38,7 @@ from oms.returns.policies import policy_for
 from oms.returns.schemas import ReturnCreate
 from oms.schemas import normalise_email
 from oms.web.deps import DbDep
+from oms.web.pages import PUBLIC_PAGE_HEADERS, long_date, templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -56,12 +57,7 @@ NUMBER_MAX, EMAIL_MAX = 32, 320
 NOT_FOUND = (
     "We could not find an order with that number and email address. Check both against your order confirmation email."
 )
-_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Robots-Tag": "noindex",
-    "X-Frame-Options": "DENY",
-}
+_HEADERS = PUBLIC_PAGE_HEADERS
 STATUS_WORDS = {
     "requested": "Asked for: we will look at your request and email you our answer.",
     "approved": "Approved: bring or send the items back to us, with your return number on the parcel.",
@@ -76,21 +72,9 @@ STATUS_WORDS = {
 }
 
 
-def _date(value: datetime) -> str:
-    return f"{value:%B} {value.day}, {value.year}"
-
-
 @functools.cache
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("oms.returns", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["date"] = _date
-    return env
+    return templates("oms.returns")
 
 
 def _page(name: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
@@ -162,7 +146,7 @@ def _policy_words(policy: rules.Policy, currency: str, shipping_paid: Decimal, l
     waived = f" It is waived when the reason is {ours}." if ours else ""
     words = [
         f"You can ask for a return within {policy.window_days} days of delivery"
-        + (f"; for this order the last day is {_date(last_day)}." if last_day else ".")
+        + (f"; for this order the last day is {long_date(last_day)}." if last_day else ".")
     ]
     if policy.return_shipping_paid_by == "customer" and policy.return_shipping_fee:
         fee = _money(policy.return_shipping_fee, currency)

@@ -133,6 +133,7 @@ def exchange(db: Database, return_id: int, lines: list[tuple[str, int]], princip
     """A replacement order for the chosen products, reserved and routed like any other, paid by the
     returned items (up to their value), and linked to the return."""
     from oms.orders.capture import create_order
+    from oms.orders.queries import shipping_address
     from oms.orders.schemas import Address, Customer, LineIn, OrderCreate, PaymentIn
 
     with db.read() as session:
@@ -164,17 +165,7 @@ def exchange(db: Database, return_id: int, lines: list[tuple[str, int]], princip
             channel=channel.code,
             external_id=f"exchange-{rules.rma_number(ret.id)}",
             customer=Customer(email=order.customer_email, name=order.customer_name, phone=order.customer_phone),
-            shipping_address=Address(
-                name=order.ship_name,
-                line1=order.ship_line1,
-                line2=order.ship_line2,
-                city=order.ship_city,
-                region=order.ship_region,
-                postal_code=order.ship_postal_code,
-                country=order.ship_country,
-                latitude=order.ship_latitude,
-                longitude=order.ship_longitude,
-            ),
+            shipping_address=Address(**shipping_address(order).model_dump()),
             lines=[LineIn(sku=s, quantity=q, unit_price=prices[s]) for s, q in lines],
             currency=order.currency,
             payment=PaymentIn(status="paid", amount=value, method="exchange", reference=rules.rma_number(ret.id)),
