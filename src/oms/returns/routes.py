@@ -125,6 +125,17 @@ def label(return_id: ReturnId, db: DbDep, principal: Reader) -> Response:
     return Response(pdf, media_type="application/pdf")
 
 
+@router.get("/returns/{return_id}/label.zpl", response_class=Response, summary="The return label as ZPL II")
+def label_zpl(return_id: ReturnId, db: DbDep, principal: Reader) -> Response:
+    service.check_customer(db, return_id, principal)
+    with db.read() as session:
+        ret = session.get(Return, return_id)
+        zpl = ret.label_zpl if ret else None
+    if zpl is None:
+        raise NotFound(f"return {return_id} has no label", code="no_label")
+    return Response(zpl, media_type="application/zpl")
+
+
 @router.post("/returns/{return_id}/approve", response_model=ReturnOut, summary="Approve (and send a return label)")
 def approve(
     return_id: ReturnId, request: Request, db: DbDep, principal: Staff, body: ApproveIn | None = None
