@@ -15,7 +15,7 @@ from oms.events.worker import Worker, default_registry
 from oms.inventory import stock
 from oms.inventory.model import StockMovement
 from oms.notifications.model import EmailMessage
-from tests.factories import Api
+from tests.factories import Api, make_token
 from tests.shipping_floor import as_role, build_floor, deliver, tracking_post
 from tests.smtp import smtp_sink  # noqa: F401
 
@@ -240,3 +240,40 @@ def test_returns_are_refused_outside_the_policy_and_by_role(api: Api, db, settin
     assert picker.get("/returns/report").status_code == 403
     policies = floor.ok(floor.get("/return-policies"))
     assert policies[0]["channel"] is None and policies[0]["window_days"] == 1
+
+
+def test_a_return_cannot_be_gamed_or_stuck(api: Api, db, settings):  # type: ignore[no-untyped-def]
+    floor = build_floor(api, db)
+    # 10.00 items with 5.00 off the order: a replacement is credited what a refund would give, not list price.
+    order = floor.order(
+        [("MUG-1", 1), ("LAMP-1", 1)], discount_total="5.00", payment={"status": "paid", "amount": "15.00"}
+    )
+    deliver(floor, db, settings, order["id"])
+    support = as_role(floor, db, settings, "support")
+    huge = support.post(
+        "/returns", {"order_id": 2**63, "lines": [{"sku": "MUG-1", "quantity": 1, "reason": "damaged"}]}
+    )
+    assert huge.status_code == 422
+    asked = {"order_id": order["id"], "lines": [{"sku": "MUG-1", "quantity": 1, "reason": "damaged"}]}
+    first = support.ok(support.post("/returns", asked), 201)
+    support.ok(support.post(f"/returns/{first['id']}/reject", {"reason": "photo shows no damage"}))
+    support.ok(support.post(f"/returns/{first['id']}/close"))
+    second = support.ok(support.post("/returns", asked), 201)  # a rejected return holds no units, closed or not
+    support.ok(support.post(f"/returns/{second['id']}/approve", {"label": False}))
+    empty = support.post(f"/returns/{second['id']}/receive", {"warehouse": "NJ1", "rma": second["rma"], "items": []})
+    assert empty.status_code == 422 and empty.json()["error"] == "nothing_scanned"
+    support.ok(
+        support.post(
+            f"/returns/{second['id']}/receive", {"warehouse": "NJ1", "rma": second["rma"], "items": [{"item": "MUG-1"}]}
+        )
+    )
+    support.ok(support.post(f"/returns/{second['id']}/inspect", {"units": [{"sku": "MUG-1", "grade": "damaged"}]}))
+    upgrade = support.post(f"/returns/{second['id']}/exchange", {"lines": [{"sku": "LAMP-1", "quantity": 1}]})
+    assert upgrade.status_code == 409 and upgrade.json()["error"] == "exchange_worth_more"  # credit 7.50, lamp 10.00
+    refunded = support.ok(support.post(f"/returns/{second['id']}/refund"))
+    assert Decimal(refunded["refund_total"]) == Decimal("7.50")  # 10.00 less its half of the 5.00 discount
+    # A customer sees their own returns only; another's is as absent as one that does not exist.
+    customer = Api(floor.client, make_token(db, settings.resolved_secret_key(), "customer", email="eve@example.com"))
+    assert customer.get(f"/returns/{second['id']}").status_code == 404
+    assert customer.get("/returns/999999").status_code == 404
+    assert customer.ok(customer.get("/returns"))["items"] == []

@@ -18,7 +18,7 @@ from oms.inventory.stock import Movement, MovementKind, apply
 from oms.notifications.email import order_context, queue_email
 from oms.orders.backorders import fill_backorders, lock_waiting_orders
 from oms.returns import rules
-from oms.returns.model import ReturnInspection, ReturnLine
+from oms.returns.model import Return, ReturnInspection, ReturnLine
 from oms.returns.rules import ReturnStatus as R
 from oms.returns.schemas import InspectIn, ReceiveIn
 from oms.returns.service import items_of, load, step
@@ -49,6 +49,11 @@ def receive(db: Database, return_id: int, data: ReceiveIn, principal: Principal)
             if sku not in {ln.sku for ln in lines}:
                 raise InvalidInput(f"{item.item} is not on return {rules.rma_number(ret.id)}", code="not_on_return")
             counted[sku] += item.quantity
+        if not counted:
+            raise InvalidInput(
+                f"scan the items of {rules.rma_number(ret.id)} in; a parcel with none of them is not a receipt",
+                code="nothing_scanned",
+            )
         differences = []
         for ln in lines:
             ln.received = counted.get(ln.sku, 0)
@@ -85,12 +90,18 @@ def inspect(db: Database, return_id: int, data: InspectIn, principal: Principal)
     backorders fill from it), quarantine, or write off (ledger rows with the reason)."""
 
     def use_case(session: Session) -> None:
-        with session.no_autoflush:
-            ret, order = load(session, return_id, lock=True)
+        # The orders waiting for these products and the return's own, all in id order, then the
+        # return, then stock rows: the lock order of every writer.
+        order_id = session.scalar(select(Return.order_id).where(Return.id == return_id))
+        if order_id is None:
+            raise NotFound(f"no return {return_id}", code="return_not_found")
+        product_ids = sorted(
+            set(session.scalars(select(ReturnLine.product_id).where(ReturnLine.return_id == return_id)))
+        )
+        lock_waiting_orders(session, product_ids, order_id)
+        ret, order = load(session, return_id, lock=True)
         rules.check_transition(ret.status, R.INSPECTED, "inspect")
         lines = {ln.sku: ln for ln in session.scalars(select(ReturnLine).where(ReturnLine.return_id == ret.id))}
-        product_ids = sorted({ln.product_id for ln in lines.values()})
-        lock_waiting_orders(session, product_ids, order.id)  # orders before stock rows, as every writer
         per_sku: dict[str, int] = defaultdict(int)
         for unit in data.units:
             if unit.sku not in lines:

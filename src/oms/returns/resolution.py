@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from oms.auth.service import Principal
@@ -19,7 +19,7 @@ from oms.events.outbox import emit_many
 from oms.notifications.email import order_context, queue_email
 from oms.orders.model import Order, OrderLine
 from oms.returns import rules
-from oms.returns.model import Refund, ReturnLine
+from oms.returns.model import Refund, Return, ReturnLine
 from oms.returns.policies import policy_for
 from oms.returns.rules import ReturnStatus as R
 from oms.returns.service import load, step
@@ -39,29 +39,41 @@ def _money(order: Order) -> rules.OrderMoney:
     )
 
 
+def _not_being_resolved(ret: Return) -> None:
+    if ret.resolution is not None:
+        raise Conflict(
+            f"{rules.rma_number(ret.id)} is already being resolved ({ret.resolution})", code="return_being_resolved"
+        )
+
+
+def refund_due(session: Session, ret: Return, order: Order, policy: rules.Policy) -> rules.RefundBreakdown:
+    """What the policy gives back for the units received on this return."""
+    rows = session.execute(
+        select(ReturnLine, OrderLine)
+        .join(OrderLine, OrderLine.id == ReturnLine.order_line_id)
+        .where(ReturnLine.return_id == ret.id)
+    ).all()
+    lines = [rules.RefundLine(ol.id, rl.received, ol.unit_price, ol.quantity) for rl, ol in rows if rl.received]
+    if not lines:
+        raise Conflict(
+            f"nothing was received on {rules.rma_number(ret.id)}: there is nothing to refund", code="nothing_received"
+        )
+    # A reason taken off the policy since the return was asked for still counts, as not the shop's fault.
+    offered = {r.code: r for r in policy.reasons}
+    reasons = [offered.get(rl.reason, rules.Reason(rl.reason, rl.reason, False)) for rl, _ in rows if rl.received]
+    return rules.compute_refund(policy, _money(order), lines, reasons)
+
+
 def refund(db: Database, return_id: int, principal: Principal) -> int:
     """Refund what the policy says for the units received, never more than was paid and not yet refunded."""
 
     def use_case(session: Session) -> int:
         ret, order = load(session, return_id, lock=True)
         rules.check_transition(ret.status, R.REFUNDED, "refund")
+        _not_being_resolved(ret)
         policy = policy_for(session, order.channel_id)
-        rows = session.execute(
-            select(ReturnLine, OrderLine)
-            .join(OrderLine, OrderLine.id == ReturnLine.order_line_id)
-            .where(ReturnLine.return_id == ret.id)
-        ).all()
-        lines = [rules.RefundLine(ol.id, rl.received, ol.unit_price, ol.quantity) for rl, ol in rows if rl.received]
-        # A reason taken off the policy since the return was asked for still counts, as not the shop's fault.
-        offered = {r.code: r for r in policy.reasons}
-        reasons = [offered.get(rl.reason, rules.Reason(rl.reason, rl.reason, False)) for rl, _ in rows if rl.received]
-        if not lines:
-            raise Conflict(
-                f"nothing was received on {rules.rma_number(ret.id)}: there is nothing to refund",
-                code="nothing_received",
-            )
         money = _money(order)
-        breakdown = rules.compute_refund(policy, money, lines, reasons)
+        breakdown = refund_due(session, ret, order, policy)
         if breakdown.total > 0:
             rules.check_refund_amount(money, breakdown.total)
         order.refunded_amount += breakdown.total
@@ -130,51 +142,57 @@ def _breakdown_json(b: rules.RefundBreakdown) -> dict[str, Any]:
 
 
 def exchange(db: Database, return_id: int, lines: list[tuple[str, int]], principal: Principal) -> int:
-    """A replacement order for the chosen products, reserved and routed like any other, paid by the
-    returned items (up to their value), and linked to the return."""
+    """A replacement order for the chosen products, reserved and routed like any other, paid by what
+    the return would refund (so a discount or a fee counts as it would for a refund), and linked to the
+    return. The return is claimed first, so a refund cannot run beside it."""
     from oms.orders.capture import create_order
     from oms.orders.queries import shipping_address
     from oms.orders.schemas import Address, Customer, LineIn, OrderCreate, PaymentIn
 
-    with db.read() as session:
-        ret, order = load(session, return_id)
+    def claim(session: Session) -> OrderCreate:
+        ret, order = load(session, return_id, lock=True)
         rules.check_transition(ret.status, R.EXCHANGED, "exchange")
+        _not_being_resolved(ret)
         policy = policy_for(session, order.channel_id)
         if not policy.exchange_allowed:
             raise Conflict("this channel's return policy does not offer exchanges", code="exchange_not_allowed")
-        returned = session.execute(
-            select(func.coalesce(func.sum(ReturnLine.received * OrderLine.unit_price), 0))
-            .join(OrderLine, OrderLine.id == ReturnLine.order_line_id)
-            .where(ReturnLine.return_id == ret.id)
-        ).scalar_one()
-        prices = dict(
-            session.execute(select(Product.sku, Product.price).where(Product.sku.in_([s for s, _ in lines]))).all()
-        )
-        channel = session.get(Channel, order.channel_id)
-        assert channel is not None
-        unknown = sorted({s for s, _ in lines} - prices.keys())
+        credit = refund_due(session, ret, order, policy).total
+        products = {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_([s for s, _ in lines])))}
+        unknown = sorted({s for s, _ in lines} - products.keys())
         if unknown:
             raise InvalidInput(f"unknown SKU(s): {', '.join(unknown)}", code="unknown_sku")
-        value = sum((prices[s] * q for s, q in lines), Decimal(0))
-        if value > Decimal(returned):
+        foreign = sorted(s for s, p in products.items() if p.currency != order.currency)
+        if foreign:
+            raise InvalidInput(f"{', '.join(foreign)} not priced in {order.currency}", code="currency_mismatch")
+        value = sum((products[s].price * q for s, q in lines), Decimal(0))
+        if value > credit:
             raise Conflict(
-                f"the replacement is worth {value}, the returned items {returned}: refund and order instead",
+                f"the replacement is worth {value}, the return credits {credit}: refund it and order instead",
                 code="exchange_worth_more",
             )
-        data = OrderCreate(
+        channel = session.get(Channel, order.channel_id)
+        assert channel is not None
+        ret.resolution = "exchange"
+        return OrderCreate(
             channel=channel.code,
             external_id=f"exchange-{rules.rma_number(ret.id)}",
             customer=Customer(email=order.customer_email, name=order.customer_name, phone=order.customer_phone),
             shipping_address=Address(**shipping_address(order).model_dump()),
-            lines=[LineIn(sku=s, quantity=q, unit_price=prices[s]) for s, q in lines],
+            lines=[LineIn(sku=s, quantity=q, unit_price=products[s].price) for s, q in lines],
             currency=order.currency,
             payment=PaymentIn(status="paid", amount=value, method="exchange", reference=rules.rma_number(ret.id)),
         )
-    new_order, _ = create_order(db, data, principal)
+
+    data = db.run(claim)
+    try:
+        new_order, _ = create_order(db, data, principal)
+    except Exception:
+        db.run(lambda session: setattr(load(session, return_id, lock=True)[0], "resolution", None))
+        raise
 
     def use_case(session: Session) -> int:
         ret, order = load(session, return_id, lock=True)
-        ret.resolution, ret.exchange_order_id, ret.resolved_at = "exchange", new_order.id, utcnow()
+        ret.exchange_order_id, ret.resolved_at = new_order.id, utcnow()
         step(
             session,
             ret,

@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from oms.returns.rules import Disposition, Grade
 from oms.schemas import Amount, Code, Email, Input, Output, Quantity, Sku
+from oms.web.params import MAX_ID
 
 ReasonCode = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
@@ -66,7 +67,7 @@ class ReturnLineIn(Input):
 class ReturnCreate(Input):
     """Staff send ``order_id``; a customer without a login sends ``order_number`` and ``email``."""
 
-    order_id: int | None = Field(default=None, ge=1)
+    order_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     order_number: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
     email: Email | None = None
     lines: list[ReturnLineIn] = Field(min_length=1, max_length=100)

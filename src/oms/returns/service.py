@@ -11,7 +11,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from oms.auth.service import Principal
@@ -19,7 +19,7 @@ from oms.catalog.model import Product
 from oms.db import Database
 from oms.db.base import utcnow
 from oms.db.locks import lock_row
-from oms.errors import Conflict, Forbidden, InvalidInput, NotFound
+from oms.errors import Conflict, InvalidInput, NotFound
 from oms.events.outbox import emit_many
 from oms.inventory.model import Warehouse
 from oms.notifications.email import order_context, queue_email
@@ -50,6 +50,11 @@ def load(session: Session, return_id: int, *, lock: bool = False) -> tuple[Retur
         order, ret = session.get(Order, order_id), session.get(Return, return_id)
     assert order is not None and ret is not None
     return ret, order
+
+
+def holds_units():  # type: ignore[no-untyped-def]
+    """Returns that count against what may still be returned: every one but the rejected."""
+    return or_(Return.resolution.is_(None), Return.resolution != "rejected")
 
 
 def lock_return(session: Session, return_id: int) -> Return:
@@ -91,7 +96,7 @@ def delivered_lines(session: Session, order: Order) -> tuple[list[rules.Delivere
         session.execute(
             select(ReturnLine.order_line_id, func.sum(ReturnLine.quantity))
             .join(Return, Return.id == ReturnLine.return_id)
-            .where(Return.order_id == order.id, Return.status != R.REJECTED)
+            .where(Return.order_id == order.id, holds_units())
             .group_by(ReturnLine.order_line_id)
         ).all()
     )
@@ -257,7 +262,7 @@ def _return_request(session: Session, ret: Return, order: Order, warehouse: Ware
 
 def approve(db: Database, return_id: int, data: ApproveIn, principal: Principal, public_url: str, secret: str) -> None:
     from oms.feedback.rules import make_token
-    from oms.shipping.service import buy_return_label
+    from oms.shipping.service import buy_return_label, void_purchases
 
     with db.read() as session:
         ret, order = load(session, return_id)
@@ -305,7 +310,11 @@ def approve(db: Database, return_id: int, data: ApproveIn, principal: Principal,
             order_id=order.id,
         )
 
-    db.run(use_case)
+    try:
+        db.run(use_case)
+    except Exception:
+        void_purchases(db, purchases)  # the approval did not happen: the label must not be billed
+        raise
 
 
 def _return_warehouse(session: Session, order: Order, code: str | None) -> Warehouse:
@@ -330,6 +339,7 @@ def reject(db: Database, return_id: int, reason: str, principal: Principal) -> N
     def use_case(session: Session) -> None:
         ret, _ = load(session, return_id, lock=True)
         ret.note = reason
+        ret.resolution = "rejected"  # what stays true once it is closed: its units are free again
         step(
             session, ret, R.REJECTED, "reject", principal.actor, f"Return {rules.rma_number(ret.id)} rejected: {reason}"
         )
@@ -359,9 +369,5 @@ def check_customer(db: Database, return_id: int, principal: Principal) -> None:
         return
     with db.read() as session:
         email = session.scalar(select(Return.customer_email).where(Return.id == return_id))
-    if email != principal.email:
-        raise (
-            Forbidden("this return belongs to another customer")
-            if email
-            else NotFound(f"no return {return_id}", code="return_not_found")
-        )
+    if email != principal.email:  # another customer's, or none: one answer
+        raise NotFound(f"no return {return_id}", code="return_not_found")

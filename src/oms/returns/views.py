@@ -14,6 +14,7 @@ from oms.orders.queries import order_number
 from oms.returns import rules
 from oms.returns.model import Return, ReturnLine
 from oms.returns.schemas import ReportRow, ReturnLineOut, ReturnOut, ReturnsReport
+from oms.returns.service import holds_units
 from oms.schemas import Page, keyset, page_of
 
 
@@ -109,7 +110,7 @@ def report(db: Database) -> ReturnsReport:
             session.execute(
                 select(ReturnLine.sku, func.sum(ReturnLine.quantity))
                 .join(Return, Return.id == ReturnLine.return_id)
-                .where(Return.status != rules.ReturnStatus.REJECTED)
+                .where(holds_units())
                 .group_by(ReturnLine.sku)
             ).all()
         )
@@ -123,7 +124,7 @@ def report(db: Database) -> ReturnsReport:
         reasons = session.execute(
             select(ReturnLine.reason, func.sum(ReturnLine.quantity))
             .join(Return, Return.id == ReturnLine.return_id)
-            .where(Return.status != rules.ReturnStatus.REJECTED)
+            .where(holds_units())
             .group_by(ReturnLine.reason)
             .order_by(func.sum(ReturnLine.quantity).desc())
         ).all()

@@ -653,3 +653,13 @@ def buy_return_label(db: Database, request: ShipmentRequest) -> tuple[list[Label
     service = choice.chosen.service
     adapter = dict((row.code, a) for row, a in carriers)[service.carrier]
     return adapter.buy_label(request, service.code, _serial(db, service.carrier)), service.name
+
+
+def void_purchases(db: Database, purchases: list[LabelPurchase]) -> None:
+    """Void labels bought for something that did not happen (a return whose approval failed)."""
+    if not purchases:
+        return
+    adapters = {row.code: a for row, a in _carriers(db)}
+    adapter = adapters.get(purchases[0].carrier)
+    if adapter is not None:
+        _void_quietly(adapter, purchases)
