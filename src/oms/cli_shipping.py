@@ -63,8 +63,8 @@ def shipping_label(
 ) -> None:
     """Buy the labels of a packed shipment; optionally save them for the printer."""
     from oms.shipping import queries
+    from oms.shipping.labelling import buy_labels
     from oms.shipping.schemas import LabelCreate
-    from oms.shipping.service import buy_labels
 
     data = _input(LabelCreate, carrier=carrier, service=service)
 
@@ -83,7 +83,7 @@ def shipping_label(
 def shipping_ship(shipment_id: int, user: AsUser, as_json: AsJson = False) -> None:
     """Confirm a labelled shipment: its stock leaves, the order ships, the customer is told."""
     from oms.shipping import queries
-    from oms.shipping.service import ship
+    from oms.shipping.confirm import ship
 
     def work(db: Any) -> Any:
         ship(db, shipment_id, _principal(db, user, "shipping:write"), _public_url())

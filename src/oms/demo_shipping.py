@@ -11,7 +11,7 @@ from datetime import timedelta
 from oms.auth.service import Principal
 from oms.db import Database
 from oms.db.base import utcnow
-from oms.shipping import manifest_service, tracking_events
+from oms.shipping import confirm, labelling, manifest_service, tracking_events
 from oms.shipping import service as shipping
 from oms.shipping.carriers import seed_demo_carriers
 from oms.shipping.model import Shipment
@@ -55,9 +55,9 @@ def seed_shipping(db: Database, shipper: Principal, packed: list[int], say: Call
     shipped: list[int] = []
     for n, shipment_id in enumerate(packed):
         shipping.shop_rates(db, shipment_id, shipper)
-        shipping.buy_labels(db, shipment_id, LabelCreate(), shipper)
+        labelling.buy_labels(db, shipment_id, LabelCreate(), shipper)
         if n < len(packed) - 1:  # the last one stays labelled, waiting for the truck
-            shipping.ship(db, shipment_id, shipper, DEMO_PUBLIC_URL)
+            confirm.ship(db, shipment_id, shipper, DEMO_PUBLIC_URL)
             shipped.append(shipment_id)
     if not shipped:
         return

@@ -299,3 +299,22 @@ def test_a_switched_off_or_unknown_carrier_takes_no_tracking_events(floor):
     )
     off = tracking_post(floor, [_event("OMS00000000422", "in_transit", datetime.now(UTC), "s")])
     assert off.status_code == 401 and off.json()["error"] == "webhook_not_configured"
+
+
+def test_an_authorised_payment_is_captured_when_the_parcel_ships(floor, db, settings):
+    order = _order(floor, [("BOOK-1", 1)], payment={"status": "authorized", "amount": "10.00"})
+    assert order["payment_status"] == "authorized"
+    shipment_id = pick_and_pack(floor, order["id"])
+    shipper = as_role(floor, db, settings, "shipper")
+    shipper.ok(shipper.post(f"/shipments/{shipment_id}/labels"), 201)
+    shipper.ok(shipper.post(f"/shipments/{shipment_id}/ship"))
+    shipped = floor.ok(floor.get(f"/orders/{order['id']}"))
+    assert (
+        shipped["payment_status"] == "paid"
+        and shipped["paid_amount"] == "10.00"
+        and shipped["authorized_amount"] == "0.00"
+    )
+    payments = [
+        e["message"] for e in floor.ok(floor.get(f"/orders/{order['id']}/events"))["items"] if e["type"] == "payment"
+    ]
+    assert any("captured on shipment" in m for m in payments)

@@ -262,7 +262,7 @@ def _return_request(session: Session, ret: Return, order: Order, warehouse: Ware
 
 def approve(db: Database, return_id: int, data: ApproveIn, principal: Principal, public_url: str, secret: str) -> None:
     from oms.feedback.rules import make_token
-    from oms.shipping.service import buy_return_label, void_purchases
+    from oms.shipping.labelling import buy_return_label, void_purchases
 
     with db.read() as session:
         ret, order = load(session, return_id)

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from oms.auth.service import Principal
 from oms.errors import NotFound
 from oms.schemas import Page
-from oms.shipping import carriers, manifest, manifest_service, queries, service, tracking_events
+from oms.shipping import carriers, confirm, labelling, manifest, manifest_service, queries, service, tracking_events
 from oms.shipping.schemas import (
     CarrierOut,
     CarrierPut,
@@ -142,7 +142,7 @@ def buy_labels(
     data = body or LabelCreate()
 
     def work() -> tuple[ShippingOut, int]:
-        _, status = service.buy_labels(db, shipment_id, data, principal)
+        _, status = labelling.buy_labels(db, shipment_id, data, principal)
         return queries.read_shipping(db, shipment_id, _public_url(request)), status
 
     return created(request, principal, key, data, work)
@@ -152,7 +152,7 @@ def buy_labels(
 def void_labels(
     shipment_id: ShipmentId, request: Request, db: DbDep, principal: Shipper, body: VoidCreate | None = None
 ) -> ShippingOut:
-    service.void_labels(db, shipment_id, (body or VoidCreate()).reason, principal)
+    labelling.void_labels(db, shipment_id, (body or VoidCreate()).reason, principal)
     return queries.read_shipping(db, shipment_id, _public_url(request))
 
 
@@ -162,7 +162,7 @@ def void_labels(
     summary="Confirm the shipment: stock leaves, the order ships, the customer is told",
 )
 def ship(shipment_id: ShipmentId, request: Request, db: DbDep, principal: Shipper) -> ShippingOut:
-    service.ship(db, shipment_id, principal, _public_url(request))
+    confirm.ship(db, shipment_id, principal, _public_url(request))
     return queries.read_shipping(db, shipment_id, _public_url(request))
 
 
