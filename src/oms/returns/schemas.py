@@ -151,6 +151,7 @@ class ReturnOut(Output):
     tracking_number: str | None
     label_url: str | None
     resolution: str | None
+    currency: str
     refund_total: Decimal | None
     exchange_order_id: int | None
     note: str | None

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from oms.db import Database
 from oms.inventory.model import Warehouse
-from oms.orders.model import OrderLine
+from oms.money import to_currency
+from oms.orders.model import Order, OrderLine
 from oms.orders.queries import order_number
 from oms.returns import rules
 from oms.returns.model import Return, ReturnLine
@@ -40,6 +41,9 @@ def return_outs(session: Session, returns: list[Return]) -> list[ReturnOut]:
                 written_off=rl.written_off,
             )
         )
+    currencies = dict(
+        session.execute(select(Order.id, Order.currency).where(Order.id.in_({r.order_id for r in returns}))).all()
+    )
     codes = dict(
         session.execute(
             select(Warehouse.id, Warehouse.code).where(
@@ -62,7 +66,8 @@ def return_outs(session: Session, returns: list[Return]) -> list[ReturnOut]:
             tracking_number=r.tracking_number,
             label_url=f"/api/v1/returns/{r.id}/label.pdf" if r.label_pdf else None,
             resolution=r.resolution,
-            refund_total=r.refund_total,
+            currency=currencies[r.order_id],
+            refund_total=to_currency(r.refund_total, currencies[r.order_id]) if r.refund_total is not None else None,
             exchange_order_id=r.exchange_order_id,
             note=r.note,
             lines=lines[r.id],
