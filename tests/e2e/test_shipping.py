@@ -12,6 +12,7 @@ import pytest
 import zxingcpp
 from sqlalchemy import select
 
+from oms.events.worker import Worker, default_registry
 from oms.inventory import stock
 from oms.inventory.model import StockMovement
 from oms.shipping import tracking
@@ -318,3 +319,17 @@ def test_an_authorised_payment_is_captured_when_the_parcel_ships(floor, db, sett
         e["message"] for e in floor.ok(floor.get(f"/orders/{order['id']}/events"))["items"] if e["type"] == "payment"
     ]
     assert any("captured on shipment" in m for m in payments)
+
+
+def test_cancelling_a_labelled_order_voids_its_labels_after_commit(floor, db, settings):
+    order = _order(floor, [("BOOK-1", 1)])
+    shipment_id = pick_and_pack(floor, order["id"])
+    shipper = as_role(floor, db, settings, "shipper")
+    shipper.ok(shipper.post(f"/shipments/{shipment_id}/labels"), 201)
+    floor.ok(floor.post(f"/orders/{order['id']}/cancel", {"reason": "customer called"}))
+    view = shipper.ok(shipper.get(f"/shipments/{shipment_id}/shipping"))
+    assert view["status"] == "cancelled" and [lb["status"] for lb in view["labels"]] == ["bought"]
+    Worker(db, default_registry(db, settings)).drain()  # the carrier is called after commit, by the worker
+    view = shipper.ok(shipper.get(f"/shipments/{shipment_id}/shipping"))
+    assert [lb["status"] for lb in view["labels"]] == ["voided"]
+    Worker(db, default_registry(db, settings)).drain()  # nothing left to do twice

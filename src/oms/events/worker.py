@@ -60,9 +60,15 @@ def default_registry(db: Database | None = None, settings: Settings | None = Non
         from oms.feedback.service import register as feedback
         from oms.notifications.email import register as email
         from oms.notifications.webhook_service import register as webhooks
+        from oms.shipping.labelling import void_cancelled
 
         for register in (email, webhooks, feedback):
             register(registry, db, settings)
+        registry.subscribe(
+            "shipment.labels_to_void",
+            "shipping.void_labels",
+            lambda _e, _t, p: void_cancelled(db, int(p["shipment_id"])),
+        )
     return registry
 
 

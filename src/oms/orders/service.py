@@ -93,10 +93,24 @@ def _stop_fulfilment(session: Session, order_id: int) -> None:
                 .where(PickList.id == list_id, PickList.status == "open")
                 .values(status="done", completed_at=now)
             )
+    labelled = session.execute(
+        select(Shipment.id, Shipment.carrier, Shipment.tracking_number).where(
+            Shipment.order_id == order_id, Shipment.status == "labelled"
+        )
+    ).all()
     session.execute(
         update(Shipment)
         .where(Shipment.order_id == order_id, Shipment.status.not_in(["shipped", "delivered", "cancelled"]))
         .values(status="cancelled", updated_at=now)
+    )
+    # Labels already bought are voided at the carrier after commit (a call to the outside world),
+    # by the worker: oms.shipping.labelling.void_cancelled.
+    emit_many(
+        session,
+        [
+            ("shipment.labels_to_void", {"shipment_id": sid, "carrier": carrier, "tracking_number": number})
+            for sid, carrier, number in labelled
+        ],
     )
 
 

@@ -266,3 +266,36 @@ def void_purchases(db: Database, purchases: list[LabelPurchase]) -> None:
     adapter = adapters.get(purchases[0].carrier)
     if adapter is not None:
         void_quietly(adapter, purchases)
+
+
+def void_cancelled(db: Database, shipment_id: int) -> None:
+    """The worker's handler for ``shipment.labels_to_void``: a cancelled order's unused labels are
+    voided at the carrier so they are not billed, and marked voided. Raising lets the outbox retry."""
+    with db.read() as session:
+        shipment = session.get(Shipment, shipment_id)
+        if shipment is None or shipment.status != S.CANCELLED or not shipment.tracking_number:
+            return
+        number, order_id = shipment.tracking_number, shipment.order_id
+        row = get_carrier(session, shipment.carrier or "")
+        session.expunge(row)
+        pending = session.scalar(
+            select(ShippingLabel.id).where(ShippingLabel.shipment_id == shipment_id, ShippingLabel.status == "bought")
+        )
+    if pending is None:
+        return  # voided already (a retried event)
+    result = adapter_of(row).void_label(number)
+    if not result.voided:
+        raise Conflict(f"{row.name} did not void {number}: {result.reason}", code="void_refused")
+
+    def use_case(session: Session) -> None:
+        now = utcnow()
+        for label in session.scalars(
+            select(ShippingLabel).where(ShippingLabel.shipment_id == shipment_id, ShippingLabel.status == "bought")
+        ):
+            label.status, label.voided_at = "voided", now
+        record(
+            session,
+            [(order_id, "worker", "label_voided", f"Label {number} voided: the order was cancelled", None)],
+        )
+
+    db.run(use_case)
