@@ -236,5 +236,7 @@ def late_orders(
     _: Reader,
     flag: Literal["late_to_ship", "at_risk_to_ship", "late_to_deliver", "at_risk_to_deliver"] | None = None,
     channel: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Limit = 200,
 ) -> list[LateOrderOut]:
-    return queries.late_orders(db, flag, channel)
+    """The most overdue first, at most ``limit``."""
+    return queries.late_orders(db, flag, channel)[:limit]
