@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test install lint bench bench-deps clean
+.PHONY: demo test install lint bench bench-deps browser clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "oms needs Python 3.11 or newer on the PATH (python3)"; exit 1; }
@@ -21,7 +21,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/oms demo
 
-test: $(STAMP)
+# Browser tests drive Debian's Chromium through Playwright (no browser download). It is installed
+# here when missing and apt-get can run (as root); otherwise the browser tests skip with the reason
+# (under CI they fail instead).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Chromium for the browser tests"; \
+	    apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; \
+	  else echo "Chromium is missing (sudo apt-get install chromium): the browser tests will skip"; fi; }
+
+test: $(STAMP) browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest -n auto --dist loadgroup $(PYTEST_ARGS)
 
