@@ -122,6 +122,22 @@ def test_the_same_event_handled_twice_sends_one_email(api, db, mail_settings, sm
     assert len(smtp_sink.messages) == 1
 
 
+def test_while_one_worker_sends_an_email_no_other_does_until_its_lease_runs_out(api, db, mail_settings, smtp_sink):  # noqa: F811
+    from oms.notifications.email import _claim
+
+    order = place_order(api)
+    email_id = customer_emails.on_order_created(db, {"order_id": order["id"], "channel": "web", "status": "confirmed"})
+    assert email_id is not None
+    assert _claim(db, mail_settings, email_id) is not None  # worker A starts talking to the server
+    assert [e.status for e in emails(db)] == ["sending"]
+    send_email(db, mail_settings, email_id)  # worker B (a re-send racing a retry): leaves it to A
+    assert smtp_sink.messages == []
+    with db.write() as s:  # A died mid-send: its lease runs out
+        s.execute(update(EmailMessage).values(sending_until=utcnow() - timedelta(seconds=1)))
+    send_email(db, mail_settings, email_id)
+    assert len(smtp_sink.wait_for(1)) == 1 and [e.status for e in emails(db)] == ["sent"]
+
+
 def test_a_refusing_server_leaves_the_email_failed_and_retried_until_a_resend_gets_it_out(
     api,
     db,

@@ -78,6 +78,9 @@ def _claim(db: Database, settings: Settings, email_id: int) -> _Outgoing | None:
         row = lock_row(session, EmailMessage, email_id)
         if row is None or row.status == EmailStatus.SENT:
             return None
+        now = utcnow()
+        if row.status == EmailStatus.SENDING and row.sending_until and row.sending_until > now:
+            return None  # another worker is sending it right now; its own event retries if it fails
         if not settings.smtp_host:
             # Nothing to retry until someone configures SMTP; then GET /emails shows what to re-send.
             row.status = EmailStatus.UNSENT
@@ -85,6 +88,8 @@ def _claim(db: Database, settings: Settings, email_id: int) -> _Outgoing | None:
             return None
         if row.message_id is None:
             row.message_id = make_message_id(row.id, settings.mail_from)
+        row.status = EmailStatus.SENDING
+        row.sending_until = now + timedelta(seconds=2 * settings.smtp_timeout_s + 30)
         return _Outgoing(row.id, row.to_address, row.subject, row.text_body, row.html_body, row.message_id)
 
 
@@ -124,7 +129,7 @@ def send_email(db: Database, settings: Settings, email_id: int) -> None:
 
 
 def _finish(db: Database, email_id: int, error: str | None) -> None:
-    values: dict[str, Any] = {"attempts": EmailMessage.attempts + 1, "last_error": error}
+    values: dict[str, Any] = {"attempts": EmailMessage.attempts + 1, "last_error": error, "sending_until": None}
     stmt = update(EmailMessage).where(EmailMessage.id == email_id)
     if error is None:
         values |= {"status": EmailStatus.SENT, "sent_at": utcnow()}

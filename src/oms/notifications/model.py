@@ -13,6 +13,7 @@ from oms.db.base import Base, PkId, Timestamp, utcnow
 
 class EmailStatus(StrEnum):
     QUEUED = "queued"  # waiting for the worker (new, re-sent, or being retried)
+    SENDING = "sending"  # a worker is talking to the SMTP server (until sending_until)
     SENT = "sent"  # the SMTP server accepted it
     FAILED = "failed"  # the last try failed; the outbox retries with backoff
     UNSENT = "unsent"  # no SMTP server is configured: kept, can be re-sent later
@@ -36,6 +37,8 @@ class EmailMessage(Base):
     # One email per event that causes it ("shipped:42"): a second try to queue it is a no-op.
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     status: Mapped[str] = mapped_column(String(16))
+    # While one worker sends, no other does (a re-send racing a retry); a crashed sender's lease runs out.
+    sending_until: Mapped[datetime | None] = mapped_column(Timestamp)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     # Chosen by the sender on the first try (it knows the From domain) and kept through retries, so
