@@ -15,7 +15,7 @@ from oms.events.worker import Worker, default_registry
 from oms.inventory import stock
 from oms.inventory.model import StockMovement
 from oms.notifications.model import EmailMessage
-from tests.factories import Api, make_token
+from tests.factories import Api, make_token, order_body
 from tests.shipping_floor import as_role, build_floor, deliver, tracking_post
 from tests.smtp import smtp_sink  # noqa: F401
 
@@ -277,3 +277,40 @@ def test_a_return_cannot_be_gamed_or_stuck(api: Api, db, settings):  # type: ign
     assert customer.get(f"/returns/{second['id']}").status_code == 404
     assert customer.get("/returns/999999").status_code == 404
     assert customer.ok(customer.get("/returns"))["items"] == []
+
+
+def test_a_product_ordered_on_two_lines_is_returned_across_them(api: Api, db, settings):  # type: ignore[no-untyped-def]
+    floor = build_floor(api, db)
+    body = order_body([("BOOK-1", 1), ("BOOK-1", 2)])  # a marketplace splits lines by promotion
+    order = floor.ok(floor.post("/orders", body), 201)
+    deliver(floor, db, settings, order["id"])
+    support = as_role(floor, db, settings, "support")
+    asked = {"order_id": order["id"], "lines": [{"sku": "BOOK-1", "quantity": 3, "reason": "damaged"}]}
+    ret = support.ok(support.post("/returns", asked), 201)
+    assert sorted(ln["quantity"] for ln in ret["lines"]) == [1, 2]
+    assert (
+        support.post(
+            "/returns", {**asked, "lines": [{"sku": "BOOK-1", "quantity": 1, "reason": "damaged"}]}
+        ).status_code
+        == 409
+    )
+    support.ok(support.post(f"/returns/{ret['id']}/approve", {"label": False}))
+    support.ok(
+        support.post(
+            f"/returns/{ret['id']}/receive",
+            {"warehouse": "NJ1", "rma": ret["rma"], "items": [{"item": "BOOK-1", "quantity": 3}]},
+        )
+    )
+    units = [
+        {"sku": "BOOK-1", "grade": "new"},
+        {"sku": "BOOK-1", "grade": "damaged"},
+        {"sku": "BOOK-1", "grade": "used"},
+    ]
+    done = support.ok(support.post(f"/returns/{ret['id']}/inspect", {"units": units}))
+    assert sum(ln["restocked"] + ln["written_off"] + ln["quarantined"] for ln in done["lines"]) == 3
+    refunded = support.ok(support.post(f"/returns/{ret['id']}/refund"))
+    assert Decimal(refunded["refund_total"]) == Decimal("30.00")
+    page = floor.client.post(
+        "/returns", data={"number": order["number"], "email": "ada@example.com"}, follow_redirects=True
+    )
+    assert page.text.count('name="quantity:BOOK-1"') <= 1  # one row per product on the form

@@ -188,10 +188,20 @@ def _load_order(db: Database, secret: str, order_id: int, now: datetime) -> _Ord
     # The order-level refusals the rules would give (not delivered yet, past the window), found by
     # asking for nothing: "nothing requested" is the only other refusal that can come back.
     refusals = rules.check_eligibility(policy, lines, [], delivered_at, now)
-    shown = []
+    # One row per product: a product ordered on several lines is asked for once (service.spread_over_lines).
+    shown: list[_Line] = []
     for ln in lines:
         why = _why_not(ln, policy)
-        shown.append(_Line(ln.sku, ln.name, ln.delivered, 0 if why else ln.delivered - ln.already_returned, why))
+        left = 0 if why else ln.delivered - ln.already_returned
+        same = next((i for i, x in enumerate(shown) if x.sku == ln.sku), None)
+        if same is None:
+            shown.append(_Line(ln.sku, ln.name, ln.delivered, left, why))
+        else:
+            prev = shown[same]
+            total = prev.left + left
+            shown[same] = _Line(
+                ln.sku, ln.name, prev.delivered + ln.delivered, total, None if total else prev.why or why
+            )
     last_day = delivered_at + timedelta(days=policy.window_days) if delivered_at else None
     return _OrderView(
         number=order_number(order_id),

@@ -55,14 +55,19 @@ def receive(db: Database, return_id: int, data: ReceiveIn, principal: Principal)
                 code="nothing_scanned",
             )
         differences = []
-        for ln in lines:
-            ln.received = counted.get(ln.sku, 0)
-            if ln.received > ln.quantity:
-                raise InvalidInput(
-                    f"{ln.received} x {ln.sku} scanned, the return asks for {ln.quantity}", code="too_many"
-                )
+        left = dict(counted)
+        for ln in lines:  # a product on several lines fills them in order
+            ln.received = min(left.get(ln.sku, 0), ln.quantity)
+            left[ln.sku] = left.get(ln.sku, 0) - ln.received
             if ln.received != ln.quantity:
                 differences.append(f"{ln.sku}: {ln.received} of {ln.quantity}")
+        extra = {sku: n for sku, n in left.items() if n > 0}
+        if extra:
+            raise InvalidInput(
+                "more scanned than the return asks for: "
+                + ", ".join(f"{n} more x {sku}" for sku, n in sorted(extra.items())),
+                code="too_many",
+            )
         ret.warehouse_id = warehouse.id
         ret.received_at = utcnow()
         ret.note = ("received " + "; ".join(differences)) if differences else None
@@ -101,23 +106,30 @@ def inspect(db: Database, return_id: int, data: InspectIn, principal: Principal)
         lock_waiting_orders(session, product_ids, order_id)
         ret, order = load(session, return_id, lock=True)
         rules.check_transition(ret.status, R.INSPECTED, "inspect")
-        lines = {ln.sku: ln for ln in session.scalars(select(ReturnLine).where(ReturnLine.return_id == ret.id))}
+        all_lines = list(
+            session.scalars(select(ReturnLine).where(ReturnLine.return_id == ret.id).order_by(ReturnLine.id))
+        )
+        lines: dict[str, list[ReturnLine]] = defaultdict(list)
+        for line in all_lines:
+            lines[line.sku].append(line)
         per_sku: dict[str, int] = defaultdict(int)
         for unit in data.units:
             if unit.sku not in lines:
                 raise InvalidInput(f"{unit.sku} is not on return {rules.rma_number(ret.id)}", code="not_on_return")
             per_sku[unit.sku] += 1
-        for sku, ln in lines.items():
-            if per_sku.get(sku, 0) != ln.received:
+        for sku, of_sku in lines.items():
+            received = sum(ln.received for ln in of_sku)
+            if per_sku.get(sku, 0) != received:
                 raise InvalidInput(
-                    f"{ln.received} x {sku} were received; inspect each of them once ({per_sku.get(sku, 0)} given)",
+                    f"{received} x {sku} were received; inspect each of them once ({per_sku.get(sku, 0)} given)",
                     code="inspection_incomplete",
                 )
         assert ret.warehouse_id is not None
         movements: list[Movement] = []
         reference = rules.rma_number(ret.id)
         for unit in data.units:
-            ln = lines[unit.sku]
+            # A product on several lines: each unit goes to the first line with a received unit left.
+            ln = next(x for x in lines[unit.sku] if x.restocked + x.quarantined + x.written_off < x.received)
             disposition = unit.disposition or rules.default_disposition(unit.grade)
             bin_id = (
                 _restock_bin(session, ret.warehouse_id, ln.product_id, unit.bin)
@@ -158,7 +170,7 @@ def inspect(db: Database, return_id: int, data: InspectIn, principal: Principal)
         apply(session, movements)
         restocked = sorted({m.product_id for m in movements if m.delta_on_hand > 0})
         filled = fill_backorders(session, restocked, principal.actor) if restocked else []
-        counts = {d: sum(getattr(ln, d) for ln in lines.values()) for d in ("restocked", "quarantined", "written_off")}
+        counts = {d: sum(getattr(ln, d) for ln in all_lines) for d in ("restocked", "quarantined", "written_off")}
         message = f"Return {reference} inspected: " + ", ".join(
             f"{n} {what.replace('_', ' ')}" for what, n in counts.items()
         )

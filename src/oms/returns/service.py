@@ -122,6 +122,28 @@ def delivered_lines(session: Session, order: Order) -> tuple[list[rules.Delivere
     return lines, max((at for _, at in shipments if at), default=None)
 
 
+def spread_over_lines(
+    lines: list[rules.DeliveredLine], requested: list[tuple[str, int, str]]
+) -> list[rules.RequestedLine]:
+    """Customers name products, not order lines. A product ordered on several lines (a marketplace
+    splits lines by promotion) is taken from them in order, each up to what it may still return;
+    what no line can take stays on the product's last line, so the eligibility check refuses it with
+    the reason. Pure."""
+    taken: dict[int, int] = defaultdict(int)
+    asked: list[rules.RequestedLine] = []
+    for sku, quantity, reason in requested:
+        candidates = [ln for ln in lines if ln.sku == sku]
+        left = quantity
+        for n, ln in enumerate(candidates):
+            room = max(0, ln.delivered - ln.already_returned - taken[ln.order_line_id])
+            take = left if n == len(candidates) - 1 else min(room, left)
+            if take > 0:
+                asked.append(rules.RequestedLine(ln.order_line_id, take, reason))
+                taken[ln.order_line_id] += take
+                left -= take
+    return asked
+
+
 def customer_order(db: Database, number: str, email: str) -> int:
     """The order a customer names by number and email. One answer for a wrong number and a wrong email,
     so the form cannot be used to learn which order numbers exist."""
@@ -141,13 +163,13 @@ def request_return(db: Database, data: ReturnCreate, actor: str, *, order_id: in
         order = lock_order(session, order_id)
         policy = policy_for(session, order.channel_id)
         lines, delivered_at = delivered_lines(session, order)
-        by_sku = {ln.sku: ln for ln in lines}
-        unknown = sorted({x.sku for x in data.lines} - by_sku.keys())
+        unknown = sorted({x.sku for x in data.lines} - {ln.sku for ln in lines})
         if unknown:
             raise InvalidInput(
                 f"order {order_number(order.id)} has no line for {', '.join(unknown)}", code="unknown_line"
             )
-        asked = [rules.RequestedLine(by_sku[x.sku].order_line_id, x.quantity, x.reason) for x in data.lines]
+        asked = spread_over_lines(lines, [(x.sku, x.quantity, x.reason) for x in data.lines])
+        sku_of = {ln.order_line_id: ln.sku for ln in lines}
         refusals = rules.check_eligibility(policy, lines, asked, delivered_at, now)
         if refusals:
             raise Conflict(
@@ -174,7 +196,7 @@ def request_return(db: Database, data: ReturnCreate, actor: str, *, order_id: in
                 return_id=ret.id,
                 order_line_id=a.order_line_id,
                 product_id=products[a.order_line_id],
-                sku=next(x.sku for x in data.lines if by_sku[x.sku].order_line_id == a.order_line_id),
+                sku=sku_of[a.order_line_id],
                 quantity=a.quantity,
                 reason=a.reason,
                 received=0,
