@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     mail_from: str = Field(default="oms <orders@oms.localhost>", description="The From: of customer emails.")
     # Outbound webhooks.
     webhook_timeout_s: float = Field(default=10.0, gt=0)
+    # A subscriber URL that points inside our network (loopback, private, link-local: the cloud
+    # metadata address) would let a webhook admin make oms call internal services. None: allowed
+    # except when OMS_ENV=production.
+    webhook_allow_private: bool | None = None
+
+    def webhooks_may_reach_private(self) -> bool:
+        return self.webhook_allow_private if self.webhook_allow_private is not None else self.env != "production"
+
     # Feedback: the request goes out this many days after delivery; its link works this many days.
     feedback_delay_days: float = Field(default=3, ge=0)
     feedback_link_days: int = Field(default=30, ge=1)

@@ -292,3 +292,16 @@ def test_customers_and_pickers_cannot_touch_webhooks(api, db):
             == 403
         )
     assert api.ok(api.get(f"/webhooks/{hook['id']}"))["is_active"] is True
+
+
+def test_receivers_inside_the_network_are_refused_when_the_settings_say_so(db, settings):
+    from fastapi.testclient import TestClient
+
+    from tests.factories import Api, app_for
+
+    closed = settings.model_copy(update={"webhook_allow_private": False})
+    with TestClient(app_for(closed, db), raise_server_exceptions=False) as client:
+        admin = Api(client, make_token(db, closed.resolved_secret_key(), "admin"))
+        for url in ("http://127.0.0.1:9/hooks", "http://169.254.169.254/latest/meta-data"):
+            refused = admin.post("/webhooks", {"url": url, "events": ["order.created"]})
+            assert refused.status_code == 422 and refused.json()["error"] == "private_address", refused.text

@@ -122,3 +122,32 @@ def test_the_verification_snippet_in_the_docs_accepts_what_oms_signs_and_refuses
 def test_the_docs_list_exactly_the_events_on_offer():
     listed = re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \|", DOC.read_text(), flags=re.MULTILINE)
     assert listed == list(webhooks.WEBHOOK_EVENTS)
+
+
+def test_internal_addresses_are_found_and_refused_unless_allowed():
+    from oms.errors import InvalidInput
+    from oms.notifications.webhooks import check_reachable, private_address
+
+    for url in (
+        "http://127.0.0.1:8080/h",
+        "http://10.1.2.3/h",
+        "http://169.254.169.254/latest",
+        "http://[::1]/h",
+        "http://localhost/h",
+        "http://192.168.0.9/h",
+    ):
+        assert private_address(url) is not None, url
+        with pytest.raises(InvalidInput) as refused:
+            check_reachable(url, may_reach_private=False)
+        assert refused.value.code == "private_address"
+        check_reachable(url, may_reach_private=True)
+    assert private_address("https://93.184.216.34/hooks") is None
+    assert private_address("https://no-such-host.invalid/hooks") is None  # does not resolve: the send fails
+
+
+def test_production_keeps_webhooks_on_the_public_internet_by_default():
+    from oms.config import Settings
+
+    assert Settings(env="production", secret_key="x" * 40).webhooks_may_reach_private() is False
+    assert Settings(env="development").webhooks_may_reach_private() is True
+    assert Settings(env="production", secret_key="x" * 40, webhook_allow_private=True).webhooks_may_reach_private()

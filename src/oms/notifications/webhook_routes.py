@@ -43,7 +43,10 @@ class _NoBody(BaseModel):
 def create_webhook(
     body: WebhookCreate, request: Request, db: DbDep, principal: Admin, key: IdempotencyKeyHeader = None
 ):
-    return created(request, principal, key, body, lambda: (service.create_subscription(db, body, principal), 201))
+    private = request.app.state.settings.webhooks_may_reach_private()
+    return created(
+        request, principal, key, body, lambda: (service.create_subscription(db, body, principal, private), 201)
+    )
 
 
 @router.get("/webhooks", response_model=Page[WebhookOut], summary="Webhook subscriptions")
@@ -67,8 +70,8 @@ def get_webhook(webhook_id: WebhookId, db: DbDep, _: Admin) -> WebhookOut:
     response_model=WebhookOut,
     summary="Change a subscription's URL, events or description, or pause it (is_active: false)",
 )
-def update_webhook(webhook_id: WebhookId, body: WebhookUpdate, db: DbDep, _: Admin) -> WebhookOut:
-    return service.update_subscription(db, webhook_id, body)
+def update_webhook(webhook_id: WebhookId, body: WebhookUpdate, request: Request, db: DbDep, _: Admin) -> WebhookOut:
+    return service.update_subscription(db, webhook_id, body, request.app.state.settings.webhooks_may_reach_private())
 
 
 @router.delete(

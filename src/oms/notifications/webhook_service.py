@@ -64,8 +64,11 @@ def _get(session: Session, subscription_id: int) -> WebhookSubscription:
     return sub
 
 
-def create_subscription(db: Database, data: WebhookCreate, principal: Principal) -> WebhookCreatedOut:
+def create_subscription(
+    db: Database, data: WebhookCreate, principal: Principal, may_reach_private: bool = True
+) -> WebhookCreatedOut:
     url = webhooks.check_url(data.url)
+    webhooks.check_reachable(url, may_reach_private)
     events = webhooks.check_events(data.events)
 
     def use_case(session: Session) -> WebhookCreatedOut:
@@ -99,13 +102,16 @@ def get_subscription(db: Database, subscription_id: int) -> WebhookOut:
         return WebhookOut.model_validate(_get(session, subscription_id))
 
 
-def update_subscription(db: Database, subscription_id: int, data: WebhookUpdate) -> WebhookOut:
+def update_subscription(
+    db: Database, subscription_id: int, data: WebhookUpdate, may_reach_private: bool = True
+) -> WebhookOut:
     changes = data.model_dump(exclude_unset=True)
     for key in ("url", "events", "is_active"):
         if key in changes and changes[key] is None:
             raise InvalidInput(f"{key} cannot be null", code="validation_error")
     if "url" in changes:
         changes["url"] = webhooks.check_url(changes["url"])
+        webhooks.check_reachable(changes["url"], may_reach_private)
     if "events" in changes:
         changes["events"] = webhooks.check_events(changes["events"])
 
@@ -294,7 +300,9 @@ def _post(client: httpx.Client, url: str, body: str, headers: dict[str, str]) ->
         return None, f"{type(exc).__name__}: {exc}"[:_RESPONSE_SNIPPET]
 
 
-def deliver(db: Database, client: httpx.Client, event_id: int, payload: dict[str, Any]) -> None:
+def deliver(
+    db: Database, client: httpx.Client, event_id: int, payload: dict[str, Any], may_reach_private: bool = True
+) -> None:
     """Send one delivery once. Raises ``DeliveryFailed`` on anything but a 2xx answer."""
     delivery_pk = int(payload["delivery_id"])
     loaded = _load_for_sending(db, delivery_pk, event_id)
@@ -309,7 +317,12 @@ def deliver(db: Database, client: httpx.Client, event_id: int, payload: dict[str
 
     headers = webhooks.headers_for(sub.secret, delivery.delivery_id, delivery.body)
     started = time.monotonic()
-    status_code, error = _post(client, sub.url, delivery.body, headers)
+    # Checked again at each send: a name that resolved outside may resolve inside now.
+    internal = None if may_reach_private else webhooks.private_address(sub.url)
+    if internal is not None:
+        status_code, error = None, f"not sent: {sub.url} resolves to the internal address {internal}"
+    else:
+        status_code, error = _post(client, sub.url, delivery.body, headers)
     duration_ms = int((time.monotonic() - started) * 1000)
     succeeded = error is None
     final = tried + 1 >= MAX_ATTEMPTS
@@ -362,5 +375,7 @@ def register(registry: Registry, db: Database, settings: Settings) -> None:
     client = http_client(settings)
     registry.subscribe("*", "webhooks.fanout", lambda event_id, topic, payload: fan_out(db, event_id, topic, payload))
     registry.subscribe(
-        DELIVER_TOPIC, "webhooks.deliver", lambda event_id, topic, payload: deliver(db, client, event_id, payload)
+        DELIVER_TOPIC,
+        "webhooks.deliver",
+        lambda event_id, topic, payload: deliver(db, client, event_id, payload, settings.webhooks_may_reach_private()),
     )

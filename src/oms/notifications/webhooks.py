@@ -28,8 +28,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
+import socket
 import time
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
@@ -105,6 +107,32 @@ def check_url(url: str) -> str:
     if any(c.isspace() for c in url):
         raise InvalidInput(f"{url!r} contains whitespace", code="invalid_url")
     return url
+
+
+def private_address(url: str) -> str | None:
+    """The internal address (loopback, private, link-local, reserved, multicast) the URL's host is or
+    resolves to, if any. A host that does not resolve is not refused here: the delivery fails."""
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return None
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not ip.is_global or ip.is_multicast:
+            return str(ip)
+    return None
+
+
+def check_reachable(url: str, may_reach_private: bool) -> None:
+    """Refuse (422) a subscriber URL inside our network unless the settings allow it."""
+    found = None if may_reach_private else private_address(url)
+    if found is not None:
+        raise InvalidInput(
+            f"{url!r} points to the internal address {found}; webhooks go to the public internet "
+            "(OMS_WEBHOOK_ALLOW_PRIVATE=true allows internal receivers)",
+            code="private_address",
+        )
 
 
 def check_events(events: Iterable[str]) -> list[str]:
