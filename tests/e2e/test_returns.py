@@ -155,7 +155,7 @@ def test_two_of_three_lines_come_back_one_restocked_into_a_backorder_one_written
     assert any("refund" in s.lower() and "13.00" in s for s in subjects)
     with db.read() as session:
         sent = session.scalars(select(EmailMessage.kind).where(EmailMessage.order_id == order["id"])).all()
-        assert {"return_approved", "return_received", "refund_issued"} <= set(sent)
+        assert {"return_requested", "return_approved", "return_received", "refund_issued"} <= set(sent)
     timeline = [e["type"] for e in floor.ok(floor.get(f"/orders/{order['id']}/events?limit=200"))["items"]]
     for step in (
         "return_requested",

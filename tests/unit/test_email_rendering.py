@@ -69,6 +69,7 @@ EXTRA: dict[str, dict[str, Any]] = {
     "delivered": {"tracking": TRACKING},
     "delivery_problem": {"tracking": {**TRACKING, "code": "delayed"}},
     "feedback_request": {"link": "https://shop.example.com/feedback/abc", "expires_at": "2027-01-03"},
+    "return_requested": {"rma": RMA},
     "return_approved": {"rma": RMA},
     "return_received": {"rma": RMA},
     "refund_issued": {"refund": {"amount": Decimal("10.00"), "rma_number": "RMA-000003"}},

@@ -32,6 +32,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "delivered": ("order", "tracking"),
     "delivery_problem": ("order", "tracking"),  # tracking.code: delayed | delivery_attempted | exception
     "feedback_request": ("order", "link"),  # and optionally expires_at
+    "return_requested": ("order", "rma"),
     "return_approved": ("order", "rma"),
     "return_received": ("order", "rma"),
     "refund_issued": ("order", "refund"),

@@ -223,6 +223,18 @@ def request_return(db: Database, data: ReturnCreate, actor: str, *, order_id: in
             session,
             [("return.requested", {"return_id": ret.id, "order_id": order.id, "rma": rules.rma_number(ret.id)})],
         )
+        session.flush()
+        queue_email(
+            session,
+            kind="return_requested",
+            to=order.customer_email,
+            context={
+                "order": order_context(session, order.id),
+                "rma": {"number": rules.rma_number(ret.id), "items": items_of(session, ret)},
+            },
+            dedupe_key=f"return_requested:{ret.id}",
+            order_id=order.id,
+        )
         return ret.id
 
     return db.run(use_case)
