@@ -59,8 +59,8 @@ def as_role(api: Api, db, settings, role: str) -> Api:  # type: ignore[no-untype
 BARCODES = {"MUG-1": MUG_BARCODE, "BOOK-1": BOOK_BARCODE, "LAMP-1": LAMP_BARCODE}
 
 
-def pick_and_pack(api: Api, order_id: int) -> int:
-    """Pick every task (bin, item, quantity) and pack every package; returns the shipment id."""
+def pick(api: Api, order_id: int) -> int:
+    """Pick every task (bin, item, quantity); returns the shipment, now ready to pack."""
     [pick_list] = api.ok(api.post(f"/orders/{order_id}/pick-lists"), 201)["pick_lists"]
     scans = f"/pick-lists/{pick_list['id']}/scans"
     for task in pick_list["tasks"]:
@@ -68,13 +68,23 @@ def pick_and_pack(api: Api, order_id: int) -> int:
         api.ok(api.post(scans, {"task_id": task["id"], "item": BARCODES[task["sku"]]}), 201)
         api.ok(api.post(scans, {"task_id": task["id"], "quantity": task["quantity"]}), 201)
     [shipment] = [s for s in api.ok(api.get("/shipments?status=ready_to_pack"))["items"] if s["order_id"] == order_id]
-    packed = api.ok(api.post(f"/shipments/{shipment['id']}/pack"), 201)
+    return int(shipment["id"])
+
+
+def pack(api: Api, shipment_id: int) -> int:
+    """Plan the packages of a picked shipment, scan every unit in and close them; returns the shipment."""
+    packed = api.ok(api.post(f"/shipments/{shipment_id}/pack"), 201)
     for package in packed["packages"]:
         for item in package["items"]:
             for _ in range(item["expected"]):
                 api.ok(api.post(f"/packages/{package['id']}/scans", {"item": BARCODES[item["sku"]]}), 201)
         api.ok(api.post(f"/packages/{package['id']}/close", {"measured_weight_g": package["expected_weight_g"]}))
-    return int(shipment["id"])
+    return shipment_id
+
+
+def pick_and_pack(api: Api, order_id: int) -> int:
+    """Pick every task and pack every package; returns the shipment id."""
+    return pack(api, pick(api, order_id))
 
 
 def tracking_post(api: Api, events: list[dict[str, Any]], carrier: str = "oms", secret: str = CARRIER_SECRET):  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ from oms.inventory import stock
 from oms.inventory.model import StockMovement
 from oms.shipping import tracking
 from tests.factories import Api
-from tests.shipping_floor import BARCODES, BROOKLYN, as_role, build_floor, pick_and_pack, tracking_post
+from tests.shipping_floor import BARCODES, BROOKLYN, as_role, build_floor, pack, pick, pick_and_pack, tracking_post
 
 
 @pytest.fixture
@@ -50,9 +50,11 @@ def _event(number: str, code: str, at: datetime, key: str, **kw) -> dict:  # typ
 def test_a_packed_order_is_rate_shopped_labelled_shipped_against_the_ledger_and_delivered(floor, db, settings):
     order = _order(floor, [("MUG-1", 1), ("BOOK-1", 2)])
     shipper = as_role(floor, db, settings, "shipper")
-    early = shipper.post(f"/shipments/{1}/ship")
-    assert early.status_code in (404, 409)
-    shipment_id = pick_and_pack(floor, order["id"])
+    picked = pick(floor, order["id"])
+    for step in ("ship", "labels"):  # picked, not packed: neither a label nor the truck
+        early = shipper.post(f"/shipments/{picked}/{step}")
+        assert early.status_code == 409 and "not packed" in early.json()["detail"], early.text
+    shipment_id = pack(floor, picked)
 
     choice = shipper.ok(shipper.post(f"/shipments/{shipment_id}/rates"))
     assert choice["rule"] == "cheapest_at_level" and choice["chosen"]["level"] == "standard"
@@ -240,12 +242,7 @@ def test_a_short_picked_order_ships_what_was_found_and_is_partially_shipped(floo
         floor.ok(floor.post(scans, {"task_id": task["id"], "item": BARCODES[task["sku"]]}), 201)
         floor.ok(floor.post(scans, {"task_id": task["id"], "quantity": task["quantity"]}), 201)
     [shipment] = [s for s in floor.ok(floor.get("/shipments?status=ready_to_pack"))["items"]]
-    packed = floor.ok(floor.post(f"/shipments/{shipment['id']}/pack"), 201)
-    for package in packed["packages"]:
-        for item in package["items"]:
-            for _ in range(item["expected"]):
-                floor.ok(floor.post(f"/packages/{package['id']}/scans", {"item": BARCODES[item["sku"]]}), 201)
-        floor.ok(floor.post(f"/packages/{package['id']}/close", {"measured_weight_g": package["expected_weight_g"]}))
+    pack(floor, shipment["id"])
     shipper = as_role(floor, db, settings, "shipper")
     shipper.ok(shipper.post(f"/shipments/{shipment['id']}/labels"), 201)
     shipper.ok(shipper.post(f"/shipments/{shipment['id']}/ship"))

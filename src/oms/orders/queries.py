@@ -161,8 +161,8 @@ def list_orders(
         q = q.strip()
         like = f"%{q.lower()}%"
         conditions = [Order.customer_email.like(like), Order.external_id == q, Order.customer_name.ilike(like)]
-        if m := _NUMBER.match(q):
-            conditions.append(Order.id == int(m.group(1)))
+        if (number := order_id_of(q)) is not None:
+            conditions.append(Order.id == number)
         stmt = stmt.where(or_(*conditions))
     with db.read() as session:
         rows = [

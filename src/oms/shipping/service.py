@@ -94,12 +94,8 @@ def read_facts(session: Session, shipment_id: int, today: date) -> Facts:
         .where(Package.shipment_id == shipment_id)
         .order_by(Package.number)
     ).all()
-    if not rows:
-        raise Conflict(
-            f"shipment {shipment_id} is {shipment.status}: it has no packages to ship yet",
-            code=f"shipment_{shipment.status}",
-            shipment_status=shipment.status,
-        )
+    # Only a packed shipment has packages to price: the transition table says what is missing.
+    check_transition(shipment_id, shipment.status, S.LABELLED, "rate-shop or label")
     packages = [
         rates.Package(
             weight_g=p.measured_weight_g or p.expected_weight_g,
