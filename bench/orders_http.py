@@ -245,9 +245,10 @@ def seed(base_url: str, token: str, warehouses: int, products: int) -> None:
 @dataclass
 class SqlCount:
     orders: int
-    statements: float  # as SQLAlchemy sends them
+    statements: float  # as the driver sends them
     executed: float  # as PostgreSQL runs them: an executemany is one statement per row
-    transactions: float
+    transactions: float  # explicit (BEGIN ... COMMIT) plus statements run in autocommit
+    explicit: float  # of which explicit: each adds a BEGIN and a COMMIT round trip
     checkouts: float
     pre_ping: bool
     cpu_ms: float
@@ -256,16 +257,18 @@ class SqlCount:
 
     @property
     def round_trips(self) -> float:
-        """Statements, plus BEGIN and COMMIT per transaction, plus the pre-ping of each checkout."""
-        return self.statements + 2 * self.transactions + (self.checkouts if self.pre_ping else 0)
+        """Statements, plus BEGIN and COMMIT per explicit transaction, plus the pre-ping of each checkout."""
+        return self.statements + 2 * self.explicit + (self.checkouts if self.pre_ping else 0)
 
 
 def count_sql(database_url: str, data_dir: Path, token: str, products: int, orders: int) -> SqlCount:
     """Post a few orders through the app in this process and count what reaches the database.
 
-    Counts every statement on the engine (the token lookup included), every COMMIT/ROLLBACK and
-    every connection checkout; the time is one request at a time, without a network or a second
-    process, and its CPU includes the test client's share."""
+    Counts every statement where it reaches psycopg (through SQLAlchemy or, as the capture does, on
+    the pooled driver connection), every explicit COMMIT/ROLLBACK and every connection checkout;
+    the time is one request at a time, without a network or a second process, and its CPU
+    includes the test client's share."""
+    import psycopg as driver
     from sqlalchemy import event
 
     with warnings.catch_warnings():
@@ -279,20 +282,32 @@ def count_sql(database_url: str, data_dir: Path, token: str, products: int, orde
     app = create_app(settings)
     engine = app.state.db.write_engine
     seen: list[str] = []
-    counts = {"executed": 0, "ends": 0, "checkouts": 0}
+    counts = {"executed": 0, "ends": 0, "checkouts": 0, "autocommit": 0}
 
-    def on_execute(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        # A batched multi-row INSERT ("insertmanyvalues") arrives as one statement with one flat
-        # dict of parameters: that is one statement to PostgreSQL, not one per parameter.
-        rows = len(parameters) if executemany and isinstance(parameters, (list, tuple)) else 1
+    def noted(query: Any, rows: int, autocommit: bool) -> None:
+        text = query.decode() if isinstance(query, bytes) else str(query)
         counts["executed"] += rows
-        seen.append((f"[x{rows}] " if rows > 1 else "") + " ".join(statement.split())[:110])
+        counts["autocommit"] += autocommit
+        seen.append((f"[x{rows}] " if rows > 1 else "") + " ".join(text.split())[:110])
+
+    class Counting(driver.Cursor):
+        # A batched multi-row INSERT ("insertmanyvalues") arrives as one execute(): one statement
+        # to PostgreSQL; an executemany() is one statement per row.
+        def execute(self, query, params=None, **kwargs):  # type: ignore[no-untyped-def]
+            noted(query, 1, self.connection.autocommit)
+            return super().execute(query, params, **kwargs)
+
+        def executemany(self, query, params_seq, **kwargs):  # type: ignore[no-untyped-def]
+            params_seq = list(params_seq)
+            noted(query, len(params_seq), self.connection.autocommit)
+            return super().executemany(query, params_seq, **kwargs)
 
     def on_end(conn):  # type: ignore[no-untyped-def]
         counts["ends"] += 1
 
     def on_checkout(dbapi_conn, record, proxy):  # type: ignore[no-untyped-def]
         counts["checkouts"] += 1
+        dbapi_conn.cursor_factory = Counting
 
     rng = random.Random(7)
 
@@ -324,7 +339,6 @@ def count_sql(database_url: str, data_dir: Path, token: str, products: int, orde
         for _ in range(3):  # warm the pool and the caches first
             client.post("/api/v1/orders", json=body(), headers=headers).raise_for_status()
         listeners = [
-            ("before_cursor_execute", on_execute),
             ("commit", on_end),
             ("rollback", on_end),
             ("checkout", on_checkout),
@@ -347,7 +361,8 @@ def count_sql(database_url: str, data_dir: Path, token: str, products: int, orde
         orders=orders,
         statements=len(seen) / orders,
         executed=counts["executed"] / orders,
-        transactions=counts["ends"] / orders,
+        transactions=(counts["ends"] + counts["autocommit"]) / orders,
+        explicit=counts["ends"] / orders,
         checkouts=counts["checkouts"] / orders,
         pre_ping=bool(getattr(engine.pool, "_pre_ping", False)),
         cpu_ms=cpu * 1000 / orders,
@@ -668,7 +683,8 @@ def report(args: argparse.Namespace, levels: list[Level], tps: float, sql: SqlCo
         ping = ", each with a pre-ping" if sql.pre_ping else ""
         out.print(
             f"per order ({sql.orders} orders in-process, one at a time): {sql.statements:.1f} SQL statements "
-            f"({sql.executed:.1f} as PostgreSQL runs them), {sql.transactions:.1f} transactions on "
+            f"({sql.executed:.1f} as PostgreSQL runs them), {sql.transactions:.1f} transactions "
+            f"({sql.explicit:.1f} with BEGIN and COMMIT) on "
             f"{sql.checkouts:.1f} connection checkouts{ping}: {sql.round_trips:.0f} round trips; "
             f"{sql.cpu_ms:.1f} ms CPU (test client included), {sql.wall_ms:.1f} ms"
         )

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 import iso4217
 
 from oms.errors import InvalidInput
 
+_QUANTA = {e: Decimal(1).scaleb(-e) for e in range(5)}  # minor units: ISO 4217 exponents are 0 to 4
 
+
+# Cached: an order checks and renders a dozen amounts, each asking for its currency's exponent.
+# Bounded, because the codes come from clients (an unknown code raises and is not cached).
+@lru_cache(maxsize=256)
 def currency_exponent(code: str) -> int:
     """Minor-unit digits of an ISO 4217 currency (USD 2, JPY 0, KWD 3)."""
     try:
@@ -23,7 +29,7 @@ def currency_exponent(code: str) -> int:
 def check_amount(value: Decimal, currency: str, field: str) -> Decimal:
     """Refuse amounts finer than the currency's minor unit (10.001 USD, 5.5 JPY)."""
     exponent = currency_exponent(currency)
-    quantum = Decimal(1).scaleb(-exponent)
+    quantum = _QUANTA[exponent]
     if value != value.quantize(quantum):
         raise InvalidInput(
             f"{field} {value} has more decimal places than {currency} allows ({exponent})",
@@ -34,4 +40,4 @@ def check_amount(value: Decimal, currency: str, field: str) -> Decimal:
 
 def to_currency(value: Decimal, currency: str) -> Decimal:
     """Stored amounts keep four places; show them with the currency's own minor units."""
-    return value.quantize(Decimal(1).scaleb(-currency_exponent(currency)))
+    return value.quantize(_QUANTA[currency_exponent(currency)])

@@ -1,6 +1,7 @@
-"""POST /orders costs a fixed number of statements: on PostgreSQL two (oms.orders.capture_pg), on
-SQLite a fixed number plus one conditional UPDATE per stock row."""
+"""POST /orders costs a fixed number of statements: on PostgreSQL two (oms.orders.capture_pg), each
+its own transaction, on SQLite a fixed number plus one conditional UPDATE per stock row."""
 
+import psycopg
 import pytest
 from sqlalchemy import event
 
@@ -8,21 +9,51 @@ from tests.factories import order_body
 
 
 class StatementCounter:
+    """Counts statements where they reach the driver. On PostgreSQL a psycopg cursor class does it,
+    because the capture runs its statements on the pooled driver connection, below SQLAlchemy; it
+    also notes whether each ran in autocommit (no BEGIN and COMMIT around it)."""
+
     def __init__(self, db):
         self.statements: list[str] = []
+        self.autocommit: list[bool] = []
+        self.postgresql = db.dialect == "postgresql"
         self.engines = {db.write_engine, db.read_engine}
 
     def __enter__(self):
         for engine in self.engines:
-            event.listen(engine, "before_cursor_execute", self._record)
+            if self.postgresql:
+                event.listen(engine, "checkout", self._count_on)
+                event.listen(engine, "checkin", self._count_off)
+            else:
+                event.listen(engine, "before_cursor_execute", self._record)
         return self
 
     def __exit__(self, *exc):
         for engine in self.engines:
-            event.remove(engine, "before_cursor_execute", self._record)
+            if self.postgresql:
+                event.remove(engine, "checkout", self._count_on)
+                event.remove(engine, "checkin", self._count_off)
+            else:
+                event.remove(engine, "before_cursor_execute", self._record)
 
     def _record(self, conn, cursor, statement, params, context, executemany):
         self.statements.append(" ".join(statement.split()))
+
+    def _count_on(self, dbapi_conn, record, proxy):
+        counter = self
+
+        class Counting(psycopg.Cursor):
+            def execute(self, query, params=None, **kwargs):
+                text = query.decode() if isinstance(query, bytes) else str(query)
+                counter.statements.append(" ".join(text.split()))
+                counter.autocommit.append(self.connection.autocommit)
+                return super().execute(query, params, **kwargs)
+
+        dbapi_conn.cursor_factory = Counting
+
+    def _count_off(self, dbapi_conn, record):
+        if dbapi_conn is not None:
+            dbapi_conn.cursor_factory = psycopg.Cursor
 
 
 @pytest.fixture
@@ -37,9 +68,13 @@ def shop(api):
 
 
 def _count(shop, db, lines):
+    return _counter(shop, db, lines).statements
+
+
+def _counter(shop, db, lines):
     with StatementCounter(db) as counter:
         shop.ok(shop.post("/orders", order_body(lines)), 201)
-    return counter.statements
+    return counter
 
 
 def test_creating_an_order_takes_a_fixed_number_of_statements(shop, db):
@@ -47,9 +82,10 @@ def test_creating_an_order_takes_a_fixed_number_of_statements(shop, db):
     two = _count(shop, db, [("SKU-1", 1), ("SKU-2", 1)])
     ten = _count(shop, db, [(f"SKU-{i}", 1) for i in range(2, 12)])
     if db.dialect == "postgresql":
-        # One read and one write, whatever the number of lines.
+        # One read and one write, whatever the number of lines, each its own transaction.
         assert len(two) == len(ten) == 2, "\n".join(ten)
         assert two[1].startswith("WITH d AS") and "UPDATE stock_levels" in " ".join(ten), "\n".join(ten)
+        assert _counter(shop, db, [("SKU-3", 1)]).autocommit == [True, True]
         return
     updates_two = sum(s.startswith("UPDATE stock_levels") for s in two)
     updates_ten = sum(s.startswith("UPDATE stock_levels") for s in ten)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+import psycopg
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -93,6 +94,25 @@ class Database:
     def read(self) -> Iterator[Session]:
         with self._read() as session, session.begin():
             yield session
+
+    @contextmanager
+    def autocommit_connection(self) -> Iterator[psycopg.Connection]:
+        """A pooled PostgreSQL driver connection in autocommit, for the hot path that writes in one
+        statement (oms.orders.capture_pg): every statement is its own transaction, so there is no
+        BEGIN or COMMIT to send. The connection goes back to the pool out of autocommit; if it broke
+        it is discarded instead."""
+        pooled = self.write_engine.raw_connection()
+        conn = pooled.driver_connection
+        try:
+            conn.autocommit = True
+            yield conn
+        except psycopg.OperationalError:
+            pooled.invalidate()  # a dead or confused connection never goes back to the pool
+            raise
+        finally:
+            if not conn.closed:
+                conn.autocommit = False
+            pooled.close()
 
     def run(self, use_case: Callable[[Session], T], *, attempts: int = 5) -> T:
         """Run ``use_case`` in a write transaction, retrying on deadlock / serialization failure

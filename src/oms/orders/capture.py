@@ -10,10 +10,12 @@ what was written instead of read back. tests/integration/test_query_counts.py ho
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, and_, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -29,7 +31,7 @@ from oms.inventory import stock
 from oms.inventory.model import StockLevel
 from oms.inventory.stock import Level
 from oms.orders import capture_pg
-from oms.orders.capture_pg import ProductRow, Snapshot
+from oms.orders.capture_pg import ProductRow, Snapshot, StockMoved
 from oms.orders.model import Allocation, Order, OrderLine, Payment
 from oms.orders.queries import load_order, order_number, order_out
 from oms.orders.rules import check_payment, compute_total, derive_status, payment_status_for
@@ -76,8 +78,18 @@ _INSERT_ALLOCATIONS = insert(Allocation.__table__).returning(Allocation.__table_
 _INSERT_PAYMENT = insert(Payment.__table__)
 
 
-class _StockMoved(Exception):
-    """Stock changed between reading levels and reserving: plan again, this time under row locks."""
+@dataclass
+class _Draft:
+    """An order planned and checked, ready to be written by either path."""
+
+    plan: Plan
+    order_row: dict[str, Any]
+    line_rows: list[dict[str, Any]]
+    payment_row: dict[str, Any] | None
+    timeline: list[tuple[str, str, dict[str, Any] | None]]
+    waiting: dict[str, int]  # sku -> units backordered
+    reorder_points: dict[int, int | None]
+    code_of: dict[int, str]  # warehouse id -> code
 
 
 def create_order(
@@ -100,10 +112,16 @@ def create_order(
 def _create_once(
     db: Database, data: OrderCreate, principal: Principal, planner: Planner | None, destination: Geocode | NoMatch
 ) -> tuple[OrderOut, bool]:
-    for lock in (False, True):
+    # PostgreSQL's first attempt takes the two-statement path (oms.orders.capture_pg); SQLite's
+    # first attempt, and every second attempt under row locks, take the portable one.
+    if not db.is_sqlite:
+        done = _create_fast(db, data, principal, planner, destination)
+        if done is not None:
+            return done
+    for lock in (False, True) if db.is_sqlite else (True,):
         try:
             return db.run(lambda s, lock=lock: _create(s, data, principal, planner, destination, lock))
-        except _StockMoved:
+        except StockMoved:
             continue
         except IntegrityError:
             if data.external_id is None:
@@ -118,6 +136,43 @@ def _create_once(
                     return load_order(session, existing_id), False
             raise
     raise InsufficientStock("stock kept changing while reserving; try again")
+
+
+def _create_fast(
+    db: Database, data: OrderCreate, principal: Principal, planner: Planner | None, destination: Geocode | NoMatch
+) -> tuple[OrderOut, bool] | None:
+    """The plain order on PostgreSQL in two statements, each its own transaction; None when the
+    order must take the portable path instead: a repeat of its external id (answered from the
+    stored order), a shortfall (decided under row locks), or stock that moved under the plan."""
+    skus = list(dict.fromkeys(line.sku for line in data.lines))
+    with db.autocommit_connection() as conn:
+        snap = capture_pg.read(conn, data.channel, data.external_id, skus)
+        _check_currency(snap, data)
+        if snap.existing_id is not None:
+            return None
+        requests = _requests(snap, data, skus)
+        levels = {k: Level(*v) for k, v in snap.available.items()}
+        try:
+            draft = _draft(snap, data, principal, planner, destination, requests, levels, lock=False)
+            picks = [(p.line_no, p.product_id, p.warehouse_id, p.quantity) for p in draft.plan.picks]
+            written = capture_pg.write(
+                conn,
+                draft.order_row,
+                draft.line_rows,
+                picks,
+                draft.payment_row,
+                [(t, m) for t, m, _ in draft.timeline],
+                draft.reorder_points,
+                data.channel,
+                draft.order_row["created_at"],
+            )
+        except StockMoved:
+            return None
+        except psycopg.errors.UniqueViolation:
+            if data.external_id is None:
+                raise
+            return None  # the same channel order was created a moment ago: the portable path answers
+    return _respond(draft, data, written.order_id, written.line_ids), True
 
 
 def _read(conn: Connection, data: OrderCreate, skus: list[str]) -> Snapshot:
@@ -146,30 +201,60 @@ def _create(
     destination: Geocode | NoMatch,
     lock: bool,
 ) -> tuple[OrderOut, bool]:
-    conn = session.connection()
+    """The portable path: any database, in one transaction of the session."""
     skus = list(dict.fromkeys(line.sku for line in data.lines))
-    # PostgreSQL's first attempt takes the two-statement path (oms.orders.capture_pg); SQLite, and
-    # the second attempt under row locks, take the portable one.
-    fast = not lock and conn.dialect.name == "postgresql"
-    snap = capture_pg.read(conn, data.channel, data.external_id, skus) if fast else _read(conn, data, skus)
-    products = snap.products
-    warehouses = [(c.id, c.code) for c in snap.candidates]
+    snap = _read(session.connection(), data, skus)
+    _check_currency(snap, data)
+    if snap.existing_id is not None:
+        return load_order(session, snap.existing_id), False
+    requests = _requests(snap, data, skus)
+    levels = {k: Level(*v) for k, v in snap.available.items()}
+    if lock:
+        # Second attempt: plan from rows locked in key order, so nobody can overtake us. Missing
+        # rows are created first so that they, too, are locked: a receipt racing with this order
+        # then waits for it, and sees its backorder when it fills the queue.
+        pids = sorted({r.product_id for r in requests})
+        wids = sorted(c.id for c in snap.candidates)
+        stock.ensure_level_rows(session, [(p, w) for p in pids for w in wids])
+        levels = stock.read_levels(session, pids, wids, lock=True)
+    draft = _draft(snap, data, principal, planner, destination, requests, levels, lock)
+    order_id, line_ids = _write(session, draft, principal.actor, data.channel, lock)
+    return _respond(draft, data, order_id, line_ids), True
+
+
+def _check_currency(snap: Snapshot, data: OrderCreate) -> None:
     if snap.currency and snap.currency != data.currency:
         raise InvalidInput(
             f"channel {data.channel!r} takes orders in {snap.currency}, not {data.currency}",
             code="currency_mismatch",
         )
-    if snap.existing_id is not None:
-        return load_order(session, snap.existing_id), False
-    wids = [w for w, _ in warehouses]
-    levels = {k: Level(*v) for k, v in snap.available.items()}
+
+
+def _requests(snap: Snapshot, data: OrderCreate, skus: list[str]) -> list[LineRequest]:
+    """The order's lines as the planner takes them, once every SKU is known and on sale."""
+    products = snap.products
     unknown = [s for s in skus if s not in products]
     if unknown:
         raise InvalidInput(f"unknown SKU(s): {', '.join(unknown)}", code="unknown_sku", skus=unknown)
     inactive = [s for s in skus if not products[s].is_active]
     if inactive:
         raise InvalidInput(f"product(s) no longer sold: {', '.join(inactive)}", code="inactive_product", skus=inactive)
+    return [LineRequest(i, products[line.sku].id, line.quantity) for i, line in enumerate(data.lines, 1)]
 
+
+def _draft(
+    snap: Snapshot,
+    data: OrderCreate,
+    principal: Principal,
+    planner: Planner | None,
+    destination: Geocode | NoMatch,
+    requests: list[LineRequest],
+    levels: dict[tuple[int, int], Level],
+    lock: bool,
+) -> _Draft:
+    """Checks the amounts, plans the warehouses and builds every row the order writes. Raises
+    StockMoved for a shortfall seen without locks, InsufficientStock for a real one."""
+    products = snap.products
     subtotal, total = compute_total(
         [(line.quantity, line.unit_price) for line in data.lines],
         data.shipping_total,
@@ -183,21 +268,14 @@ def _create(
         authorized, paid = check_payment(data.payment.status, data.payment.amount, total, authorized, paid, "new")  # type: ignore[union-attr]
     payment_status = payment_status_for(total, authorized, paid)
 
-    requests = [LineRequest(i, products[line.sku].id, line.quantity) for i, line in enumerate(data.lines, 1)]
-    if lock:
-        # Second attempt: plan from rows locked in key order, so nobody can overtake us. Missing
-        # rows are created first so that they, too, are locked: a receipt racing with this order
-        # then waits for it, and sees its backorder when it fills the queue.
-        pids = sorted({r.product_id for r in requests})
-        stock.ensure_level_rows(session, [(p, w) for p in pids for w in sorted(wids)])
-        levels = stock.read_levels(session, pids, wids, lock=True)
+    wids = [c.id for c in snap.candidates]
     if planner is None:
         planner = planner_for(snap.candidates, destination, snap.allow_stores)
     plan = planner(requests, wids, {k: v.available for k, v in levels.items()})
     if plan.short and not lock:
         # A shortfall read without locks may be stale (stock received a moment ago would not fill
         # a backorder that is not committed yet): decide it again under locks.
-        raise _StockMoved
+        raise StockMoved
     refused = [
         {
             "line_no": n,
@@ -215,7 +293,7 @@ def _create(
     backordered = sum(plan.short.values())
     status = derive_status(payment_status, backordered)
     now = utcnow()
-    code_of = dict(warehouses)
+    code_of = {c.id: c.code for c in snap.candidates}
     addr, cust = data.shipping_address, data.customer
     order_row = {
         "channel_id": snap.channel_id,
@@ -280,81 +358,42 @@ def _create(
         message = "Waiting for stock: " + ", ".join(f"{q} x {s}" for s, q in waiting.items())
         timeline.append(("backordered", message, waiting))
     reorder_points = {row.id: row.reorder_point for row in products.values()}
+    return _Draft(plan, order_row, line_rows, payment_row, timeline, waiting, reorder_points, code_of)
 
-    if fast:
-        assert not waiting  # a shortfall always goes to the locked, portable attempt
-        picks = [(p.line_no, p.product_id, p.warehouse_id, p.quantity) for p in plan.picks]
-        written = capture_pg.write(
-            conn,
-            order_row,
-            line_rows,
-            picks,
-            payment_row,
-            [(t, m) for t, m, _ in timeline],
-            reorder_points,
-            data.channel,
-            now,
-        )
-        if written.reserved_rows != len({(p.product_id, p.warehouse_id) for p in plan.picks}):
-            raise _StockMoved
-        order_id, line_ids = written.order_id, written.line_ids
-    else:
-        order_id, line_ids = _write(
-            session,
-            order_row,
-            line_rows,
-            plan,
-            payment_row,
-            timeline,
-            waiting,
-            reorder_points,
-            principal.actor,
-            data.channel,
-            lock,
-        )
 
+def _respond(draft: _Draft, data: OrderCreate, order_id: int, line_ids: dict[int, int]) -> OrderOut:
+    """The response, built from what was written instead of read back."""
     allocations: dict[int, list[AllocationOut]] = {}
-    for p in plan.picks:
+    for p in draft.plan.picks:
         allocations.setdefault(p.line_no, []).append(
-            AllocationOut(warehouse=code_of[p.warehouse_id], quantity=p.quantity)
+            AllocationOut(warehouse=draft.code_of[p.warehouse_id], quantity=p.quantity)
         )
     lines_out = [
         LineOut(id=line_ids[row["line_no"]], allocations=allocations.get(row["line_no"], []), **row)
-        for row in line_rows
+        for row in draft.line_rows
     ]
     # A plain namespace, not an ORM instance: the response needs the values, not instrumentation.
-    return order_out(SimpleNamespace(id=order_id, **order_row), data.channel, lines_out), True  # type: ignore[arg-type]
+    return order_out(SimpleNamespace(id=order_id, **draft.order_row), data.channel, lines_out)  # type: ignore[arg-type]
 
 
-def _write(
-    session: Session,
-    order_row: dict[str, Any],
-    line_rows: list[dict[str, Any]],
-    plan: Plan,
-    payment_row: dict[str, Any] | None,
-    timeline: list[tuple[str, str, dict[str, Any] | None]],
-    waiting: dict[str, int],
-    reorder_points: dict[int, int | None],
-    actor: str,
-    channel: str,
-    lock: bool,
-) -> tuple[int, dict[int, int]]:
+def _write(session: Session, draft: _Draft, actor: str, channel: str, lock: bool) -> tuple[int, dict[int, int]]:
     """The portable write: the order, its lines, reservations through ``oms.inventory.stock``,
     allocations, payment, timeline and events. Returns (order id, {line_no: line id})."""
+    order_row, plan, payment_row, waiting = draft.order_row, draft.plan, draft.payment_row, draft.waiting
     conn = session.connection()
     order_id = conn.execute(_INSERT_ORDER, order_row).scalar_one()
-    line_ids = {n: i for i, n in conn.execute(_INSERT_LINES, [{**r, "order_id": order_id} for r in line_rows])}
+    line_ids = {n: i for i, n in conn.execute(_INSERT_LINES, [{**r, "order_id": order_id} for r in draft.line_rows])}
     reference = f"order {order_number(order_id)}"
     try:
         stock.apply(
             session,
             stock.reservations(plan.picks, actor, order_id, reference),
-            reorder_points=reorder_points,
+            reorder_points=draft.reorder_points,
         )
     except InsufficientStock:
         if lock:  # under row locks the plan cannot be overtaken: this is a real shortage
             raise
-        raise _StockMoved from None
+        raise StockMoved from None
     if plan.picks:
         conn.execute(
             _INSERT_ALLOCATIONS,
@@ -380,7 +419,7 @@ def _write(
                 "created_at": order_row["created_at"],
             },
         )
-    record(session, [(order_id, actor, t, m, d) for t, m, d in timeline])
+    record(session, [(order_id, actor, t, m, d) for t, m, d in draft.timeline])
     events: list[tuple[str, dict[str, Any]]] = [
         ("order.created", {"order_id": order_id, "channel": channel, "status": order_row["status"]})
     ]

@@ -5,13 +5,20 @@ on PostgreSQL the cost of an order is mostly per statement (SQLAlchemy's executi
 driver, a round trip and the server's per-statement work), not per row. The portable path needs
 about a dozen statements; these two carry the same rows. ``bench/orders_http.py`` measures it.
 
+Both run on a pooled psycopg connection in autocommit (``Database.autocommit_connection``), not
+through SQLAlchemy: each statement is its own transaction, so an order costs two round trips
+instead of four (no BEGIN, no COMMIT) and none of SQLAlchemy's per-statement bookkeeping. That is
+safe because the read only plans (the write re-checks every stock row it reserves) and the write
+is one statement, which PostgreSQL applies entirely or not at all.
+
 - ``read`` fetches the channel with its eligible warehouses, an existing order with the same
   (channel, external_id), and the ordered products joined to their stock, as one row.
 - ``write`` inserts the order, its lines, the reservations (stock rows locked in key order, then
   one conditional UPDATE), the ledger rows, the allocations, the payment, the timeline and the
   outbox events in one statement of data-modifying CTEs. If any stock row could not cover its
-  reservation it reports the shortfall; the caller rolls back and plans again under row locks on
-  the portable path, which is also the path for everything unusual (backorders, repeats).
+  reservation the statement fails as a whole (``oms_all_reserved``, migration 0009, raises
+  SQLSTATE OMS01), nothing is written, and the caller plans again under row locks on the portable
+  path, which is also the path for everything unusual (backorders, repeats).
 
 The rules stay in Python (``oms.orders.rules``, ``oms.routing``): these statements only read and
 write what the portable path reads and writes, and the tests run every order test through both
@@ -26,11 +33,15 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection
+import psycopg
 
 from oms.errors import InvalidInput, NotFound
 from oms.orders.queries import NUMBER_PREFIX
 from oms.routing.scoring import Candidate
+
+
+class StockMoved(Exception):
+    """Stock changed between reading levels and reserving: plan again, this time under row locks."""
 
 
 @dataclass(frozen=True)
@@ -83,9 +94,11 @@ SELECT ch.id, ch.is_active, ch.currency, ch.allow_stores,
 FROM ch
 """
 
+_READ_SQL = " ".join(_READ.split()).encode()
 
-def read(conn: Connection, channel: str, external_id: str | None, skus: list[str]) -> Snapshot:
-    row = conn.exec_driver_sql(_READ, {"channel": channel, "external_id": external_id, "skus": skus}).first()
+
+def read(conn: psycopg.Connection, channel: str, external_id: str | None, skus: list[str]) -> Snapshot:
+    row = conn.execute(_READ_SQL, {"channel": channel, "external_id": external_id, "skus": skus}).fetchone()
     if row is None:
         raise NotFound(f"no channel with code {channel!r}")
     channel_id, is_active, currency, allow_stores, warehouses_json, existing_id, products_json = row
@@ -186,13 +199,16 @@ WITH d AS (
     FROM d, lv JOIN json_to_recordset(d.d->'reorder_points') AS r(p bigint, point int) ON r.p = lv.product_id
     WHERE lv.on_hand - lv.reserved <= r.point AND r.point < lv.on_hand - lv.reserved + lv.q
 )
-SELECT o.id, (SELECT count(*) FROM lv), (SELECT json_agg(json_build_array(ln.line_no, ln.id)) FROM ln)::text
-FROM o
+SELECT o.id, oms_all_reserved((SELECT count(*) FROM lv), json_array_length(d.d->'reserve')),
+    (SELECT json_agg(json_build_array(ln.line_no, ln.id)) FROM ln)::text
+FROM o, d
 """
 # stock.low (the last part of ``ev``) fires once, when available crosses down to or below the
 # reorder point: the rule of oms.inventory.stock._emit_low_stock on the portable path.
 # psycopg caches the parsing of statements up to 4 KB; this one is sent with its layout squeezed.
-_WRITE = " ".join(_WRITE.split())
+# Sent as bytes: psycopg would otherwise encode the text on every call.
+_WRITE_SQL = " ".join(_WRITE.split()).encode()
+STOCK_MOVED = "OMS01"  # the SQLSTATE oms_all_reserved raises
 
 
 def _decimal(value: object) -> str:
@@ -205,11 +221,10 @@ def _decimal(value: object) -> str:
 class Written:
     order_id: int
     line_ids: dict[int, int]  # line_no -> order_lines.id
-    reserved_rows: int  # stock rows that took their reservation
 
 
 def write(
-    conn: Connection,
+    conn: psycopg.Connection,
     order_row: dict[str, Any],
     lines: list[dict[str, Any]],
     picks: list[tuple[int, int, int, int]],
@@ -220,7 +235,7 @@ def write(
     now: datetime,
 ) -> Written:
     """``picks`` are (line_no, product_id, warehouse_id, quantity); ``timeline`` is (type, message).
-    Check ``reserved_rows`` against the number of distinct stock rows in ``picks``."""
+    Raises StockMoved, having written nothing, when a stock row could not take its reservation."""
     net: dict[tuple[int, int], int] = {}
     for _, p, w, q in picks:
         net[(p, w)] = net.get((p, w), 0) + q
@@ -240,5 +255,12 @@ def write(
         "reorder_points": [{"p": p, "point": rp} for p, rp in reorder_points.items() if rp is not None],
     }
     params = {"doc": orjson.dumps(doc, default=_decimal).decode()}
-    order_id, reserved_rows, line_ids_json = conn.exec_driver_sql(_WRITE, params).one()
-    return Written(order_id, dict(orjson.loads(line_ids_json)), reserved_rows)
+    try:
+        row = conn.execute(_WRITE_SQL, params).fetchone()
+    except psycopg.Error as exc:
+        if exc.sqlstate == STOCK_MOVED:
+            raise StockMoved from None
+        raise
+    assert row is not None  # the order row always comes back
+    order_id, _, line_ids_json = row
+    return Written(order_id, dict(orjson.loads(line_ids_json)))
