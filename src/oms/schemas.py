@@ -89,7 +89,11 @@ def _plain_email(value: str) -> str | None:
     if m is None or len(m.group(1)) > 64 or len(m.group(2)) > 253 or len(lowered) > 254:
         return None
     domain = m.group(2)
-    if any(domain == d or domain.endswith("." + d) for d in _SPECIAL_USE) or "xn--" in domain:
+    if any(domain == d or domain.endswith("." + d) for d in _SPECIAL_USE):
+        return None
+    # Hyphens in a label's third and fourth places are reserved (IDNA: "xn--" Punycode and the
+    # like); email_validator refuses them or decodes them, so such an address takes the long road.
+    if "--" in domain and any(label[2:4] == "--" for label in domain.split(".")):
         return None
     return lowered
 
