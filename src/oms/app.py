@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import anyio
@@ -87,6 +88,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *, 
     app.state.secret_key = settings.resolved_secret_key()
     app.state.login_throttle = LoginThrottle()
     app.state.token_cache = TokenCache(ttl_s=settings.token_cache_s)
+    # The threads that take orders on POST /orders' short road (oms.web.fast_orders); as many as
+    # the endpoints' own, for the same reason (see _lifespan). Started on first use, and not shut
+    # down with the lifespan: an app may be started again (tests do), and idle threads hold nothing.
+    app.state.capture_threads = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="oms-capture")
 
     api = APIRouter(prefix=API_PREFIX)
     # Orders first: routes are matched in order, and POST /orders is the hot path.
