@@ -131,6 +131,27 @@ def decode_cursor(cursor: str | None) -> int | None:
         raise InvalidInput("the cursor is not one this API handed out", code="invalid_cursor") from None
 
 
+def encode_position(*key: str | int) -> str:
+    """A cursor for a list sorted by more than its id: the sort key of the last item handed out."""
+    return base64.urlsafe_b64encode(json.dumps({"after": list(key)}).encode()).decode().rstrip("=")
+
+
+def decode_position(cursor: str | None, kinds: tuple[type, ...]) -> tuple[str | int, ...] | None:
+    """The key encode_position wrote, checked part by part against ``kinds`` (str or int)."""
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded))["after"]
+        if not isinstance(key, list) or len(key) != len(kinds):
+            raise ValueError
+        if not all(type(part) is kind for part, kind in zip(key, kinds, strict=True)):
+            raise ValueError
+        return tuple(key)
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise InvalidInput("the cursor is not one this API handed out", code="invalid_cursor") from None
+
+
 def keyset(stmt, id_column, cursor: str | None, limit: int, *, newest_first: bool = False):  # type: ignore[no-untyped-def]
     """Keyset pagination by id: stable under inserts, no OFFSET scans. Fetches one extra row so
     ``page_of`` can tell whether there is a next page."""

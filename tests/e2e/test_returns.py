@@ -238,7 +238,7 @@ def test_returns_are_refused_outside_the_policy_and_by_role(api: Api, db, settin
         == 403
     )
     assert picker.get("/returns/report").status_code == 403
-    policies = floor.ok(floor.get("/return-policies"))
+    policies = floor.ok(floor.get("/return-policies"))["items"]
     assert policies[0]["channel"] is None and policies[0]["window_days"] == 1
 
 

@@ -139,7 +139,7 @@ def test_a_packed_order_is_rate_shopped_labelled_shipped_against_the_ledger_and_
     assert done["status"] == "delivered"
     after_delivery = tracking_post(floor, [_event(number, "in_transit", t0 + timedelta(days=2), "e6")])
     assert after_delivery.json()["results"][0]["result"] == "out_of_order"
-    history = shipper.ok(shipper.get(f"/shipments/{shipment_id}/tracking"))
+    history = shipper.ok(shipper.get(f"/shipments/{shipment_id}/tracking"))["items"]
     assert [h["code"] for h in history] == [
         "picked_up",
         "picked_up",
@@ -186,9 +186,32 @@ def test_the_promised_date_picks_a_faster_service_and_a_missed_ship_by_is_listed
 
     overdue = _order(floor, [("LAMP-1", 1)], ship_by=(datetime.now(UTC) - timedelta(hours=2)).isoformat())
     late = shipper.ok(shipper.get("/late-orders?flag=late_to_ship"))
-    assert [o["order_id"] for o in late] == [overdue["id"]]
-    assert late[0]["flags"][0]["kind"] == "late_to_ship"
+    assert [o["order_id"] for o in late["items"]] == [overdue["id"]] and late["next_cursor"] is None
+    assert late["items"][0]["flags"][0]["kind"] == "late_to_ship"
     assert shipper.get("/late-orders?flag=nonsense").status_code == 422
+
+
+def test_late_orders_come_a_page_at_a_time_the_most_overdue_first(floor, db, settings):
+    now = datetime.now(UTC)
+    overdue = [_order(floor, [("BOOK-1", 1)], ship_by=(now - timedelta(hours=h)).isoformat()) for h in (1, 5, 3, 5)]
+    shipper = as_role(floor, db, settings, "shipper")
+    whole = shipper.ok(shipper.get("/late-orders?flag=late_to_ship"))["items"]
+    # By ship-by date, then by order: the two orders due 5 hours ago first, in the order they came.
+    expected = [overdue[1]["id"], overdue[3]["id"], overdue[2]["id"], overdue[0]["id"]]
+    assert [o["order_id"] for o in whole] == expected
+
+    seen, cursor = [], None
+    while True:
+        page = shipper.ok(shipper.get("/late-orders", params={"flag": "late_to_ship", "limit": 1, "cursor": cursor}))
+        seen += [o["order_id"] for o in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == expected
+
+    for bad in ("nonsense", "eyJhZnRlciI6IDF9", "eyJhZnRlciI6IFsibm90IGEgZGF0ZSIsIDFdfQ"):
+        r = shipper.get("/late-orders", params={"cursor": bad})
+        assert (r.status_code, r.json()["error"]) == (422, "invalid_cursor"), bad
 
 
 def test_the_end_of_day_manifest_lists_the_days_parcels_once(floor, db, settings):
@@ -227,7 +250,8 @@ def test_carriers_are_configured_data_that_only_an_admin_changes(floor, db, sett
     assert created.status_code == 201
     shipper = as_role(floor, db, settings, "shipper")
     assert shipper.put("/carriers/fast", body).status_code == 403
-    assert shipper.get("/carriers").status_code == 200
+    carriers = shipper.ok(shipper.get("/carriers"))
+    assert carriers["next_cursor"] is None and carriers["items"]
 
 
 def test_a_short_picked_order_ships_what_was_found_and_is_partially_shipped(floor, db, settings):

@@ -43,9 +43,9 @@ def _out(request: Request, return_id: int) -> ReturnOut:
     return views.get_return(request.app.state.db, return_id)
 
 
-@router.get("/return-policies", response_model=list[PolicyOut], summary="The default policy, then each channel's")
-def list_policies(db: DbDep, _: PolicyReader) -> list[PolicyOut]:
-    return policies.list_policies(db)
+@router.get("/return-policies", response_model=Page[PolicyOut], summary="The default policy, then each channel's")
+def list_policies(db: DbDep, _: PolicyReader) -> Page[PolicyOut]:
+    return Page[PolicyOut](items=policies.list_policies(db))  # one per channel at most: one page
 
 
 @router.put("/return-policies", response_model=PolicyOut, summary="Set the default policy, or a channel's")

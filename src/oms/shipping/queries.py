@@ -14,12 +14,13 @@ from sqlalchemy.orm import Session
 from oms.channels.model import Channel
 from oms.db import Database
 from oms.db.base import utcnow
-from oms.errors import Conflict, NotFound
+from oms.errors import Conflict, InvalidInput, NotFound
 from oms.inventory.model import Warehouse
 from oms.orders.model import Order, OrderLine
 from oms.orders.queries import order_number
 from oms.orders.rules import OrderStatus
 from oms.picking.model import PickTask
+from oms.schemas import Page, decode_position, encode_position
 from oms.shipping import documents, promises
 from oms.shipping.model import Shipment, ShippingLabel, TrackingEvent
 from oms.shipping.schemas import LabelOut, LateOrderOut, PromiseFlagOut, ShippingOut, TrackingEventOut
@@ -235,6 +236,25 @@ _OPEN = (
     OrderStatus.ON_HOLD,
 )
 SCAN_LIMIT = 20_000  # open orders examined per request; the oldest come first
+
+
+def late_orders_page(
+    db: Database, kind: str | None, channel: str | None, limit: int, cursor: str | None
+) -> Page[LateOrderOut]:
+    """One page of late_orders; the cursor is the (ship-by, order id) of the last order handed out,
+    so a page never repeats or skips an order that stays late between two calls."""
+    after = decode_position(cursor, (str, int))
+    found = late_orders(db, kind, channel)
+    if after is not None:
+        try:
+            key = (datetime.fromisoformat(str(after[0])), int(after[1]))
+        except ValueError:
+            raise InvalidInput("the cursor is not one this API handed out", code="invalid_cursor") from None
+        found = [o for o in found if (o.ship_by, o.order_id) > key]
+    items = found[:limit]
+    more = len(found) > limit
+    next_cursor = encode_position(items[-1].ship_by.isoformat(), items[-1].order_id) if more else None
+    return Page[LateOrderOut](items=items, next_cursor=next_cursor)
 
 
 def late_orders(db: Database, kind: str | None, channel: str | None, now: datetime | None = None) -> list[LateOrderOut]:

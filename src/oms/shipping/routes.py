@@ -57,9 +57,9 @@ def _file(content: bytes | str, media_type: str, filename: str) -> Response:
 # --- carriers ------------------------------------------------------------------------------------
 
 
-@router.get("/carriers", response_model=list[CarrierOut], summary="Carriers and their services")
-def list_carriers(db: DbDep, _: Reader) -> list[CarrierOut]:
-    return carriers.list_carriers(db)
+@router.get("/carriers", response_model=Page[CarrierOut], summary="Carriers and their services")
+def list_carriers(db: DbDep, _: Reader) -> Page[CarrierOut]:
+    return Page[CarrierOut](items=carriers.list_carriers(db))  # a handful: always one page
 
 
 @router.get("/carriers/{code}", response_model=CarrierOut, summary="One carrier with its rate card")
@@ -166,9 +166,9 @@ def ship(shipment_id: ShipmentId, request: Request, db: DbDep, principal: Shippe
     return queries.read_shipping(db, shipment_id, _public_url(request))
 
 
-@router.get("/shipments/{shipment_id}/tracking", response_model=list[TrackingEventOut], summary="Carrier events")
-def tracking(shipment_id: ShipmentId, db: DbDep, _: Reader) -> list[TrackingEventOut]:
-    return queries.tracking_history(db, shipment_id)
+@router.get("/shipments/{shipment_id}/tracking", response_model=Page[TrackingEventOut], summary="Carrier events")
+def tracking(shipment_id: ShipmentId, db: DbDep, _: Reader) -> Page[TrackingEventOut]:
+    return Page[TrackingEventOut](items=queries.tracking_history(db, shipment_id))  # one parcel's: one page
 
 
 @router.get("/shipments/{shipment_id}/label.pdf", response_class=Response, summary="Labels, 4x6 in, one page each")
@@ -230,13 +230,14 @@ def get_manifest(manifest_id: ManifestId, db: DbDep, _: Reader) -> ManifestOut:
 # --- promises ------------------------------------------------------------------------------------
 
 
-@router.get("/late-orders", response_model=list[LateOrderOut], summary="Orders late or at risk of being late")
+@router.get("/late-orders", response_model=Page[LateOrderOut], summary="Orders late or at risk of being late")
 def late_orders(
     db: DbDep,
     _: Reader,
     flag: Literal["late_to_ship", "at_risk_to_ship", "late_to_deliver", "at_risk_to_deliver"] | None = None,
     channel: Annotated[str | None, Query(max_length=64)] = None,
     limit: Limit = 200,
-) -> list[LateOrderOut]:
-    """The most overdue first, at most ``limit``."""
-    return queries.late_orders(db, flag, channel)[:limit]
+    cursor: Cursor = None,
+) -> Page[LateOrderOut]:
+    """The most overdue first (by ship-by date), ``limit`` at a time."""
+    return queries.late_orders_page(db, flag, channel, limit, cursor)
