@@ -78,3 +78,26 @@ def test_a_stale_read_is_planned_again_under_locks_and_the_order_goes_where_the_
     assert api.stock("MUG")["reserved"] == 3
     assert _counts(db)["Order"] == 1 and _counts(db)["OrderLine"] == 1
     _ledger_is_sound(db)
+
+
+def test_a_write_that_postgresql_breaks_off_is_decided_again_on_the_path_that_retries(api, db, monkeypatch):
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite never takes the one-statement write")
+    import psycopg
+
+    api.warehouse("NJ1")
+    api.channel("web", warehouses=["NJ1"])
+    api.product("MUG")
+    api.receive("NJ1", "MUG", 5)
+    broken = []
+
+    def deadlocked(*args, **kwargs):
+        broken.append(True)
+        raise psycopg.errors.DeadlockDetected("deadlock detected")
+
+    monkeypatch.setattr(capture_pg, "write", deadlocked)
+    order = api.ok(api.post("/orders", order_body([("MUG", 2)])), 201)
+
+    assert broken and order["lines"][0]["reserved"] == 2
+    assert _counts(db)["Order"] == 1 and api.stock("MUG")["reserved"] == 2
+    _ledger_is_sound(db)

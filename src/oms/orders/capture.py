@@ -166,7 +166,9 @@ def _create_fast(
                 data.channel,
                 draft.order_row["created_at"],
             )
-        except StockMoved:
+        except (StockMoved, psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+            # The statement failed as a whole, so nothing was written: decide again under row
+            # locks, on the path that retries what PostgreSQL breaks off.
             return None
         except psycopg.errors.UniqueViolation:
             if data.external_id is None:
