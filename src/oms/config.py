@@ -37,7 +37,11 @@ class Settings(BaseSettings):
     # process gave the most orders per second and the shortest tail (bench/README.md); add workers
     # (processes) to use more cores.
     threads: int = Field(
-        default=3, ge=1, le=200, description="Requests handled at once per process (threads running endpoints)."
+        default=3,
+        ge=1,
+        le=200,
+        description="Requests handled at once per process: threads running endpoints, and as many again"
+        " taking plain orders (POST /orders' short road).",
     )
     token_cache_s: float = Field(default=10.0, ge=0, description="How long a verified token is remembered.")
     log_level: str = "info"

@@ -58,3 +58,11 @@ class Forbidden(DomainError):
 
 class RateLimited(DomainError):
     code = "too_many_requests"
+
+
+class OutcomeUnknown(DomainError):
+    """The database connection was lost after a write was sent: it may or may not have happened,
+    so it must not be run again blindly (the client can look it up, or retry with an
+    Idempotency-Key)."""
+
+    code = "outcome_unknown"

@@ -209,7 +209,14 @@ def test_late_orders_come_a_page_at_a_time_the_most_overdue_first(floor, db, set
             break
     assert seen == expected
 
-    for bad in ("nonsense", "eyJhZnRlciI6IDF9", "eyJhZnRlciI6IFsibm90IGEgZGF0ZSIsIDFdfQ"):
+    # Not base64 JSON; an id alone; not a date; a date without its time zone (twice).
+    for bad in (
+        "nonsense",
+        "eyJhZnRlciI6IDF9",
+        "eyJhZnRlciI6IFsibm90IGEgZGF0ZSIsIDFdfQ",
+        "eyJhZnRlciI6IFsiMjAyMC0wMS0wMVQwMDowMDowMCIsIDFdfQ",
+        "eyJhZnRlciI6IFsiMjAyMC0wMS0wMSIsIDFdfQ",
+    ):
         r = shipper.get("/late-orders", params={"cursor": bad})
         assert (r.status_code, r.json()["error"]) == (422, "invalid_cursor"), bad
 

@@ -53,7 +53,8 @@ def _make_engine(url: str, *, immediate: bool, pool_size: int, max_overflow: int
 
         return engine
     # No pre-ping: it costs a round trip per checkout on the hot path. A connection that died
-    # (server restart) is invalidated on first use and ``Database.run`` retries the use case.
+    # (server restart) is invalidated on first use and ``Database.run`` retries the use case; the
+    # order capture's autocommit road discards it and falls back to ``Database.run``.
     return create_engine(
         url,
         pool_size=pool_size,
@@ -100,19 +101,22 @@ class Database:
         """A pooled PostgreSQL driver connection in autocommit, for the hot path that writes in one
         statement (oms.orders.capture_pg): every statement is its own transaction, so there is no
         BEGIN or COMMIT to send. The connection goes back to the pool out of autocommit; if it broke
-        it is discarded instead."""
+        (``psycopg.OperationalError`` with ``conn.broken``) it is discarded instead."""
         pooled = self.write_engine.raw_connection()
         conn = pooled.driver_connection
         try:
             conn.autocommit = True
             yield conn
-        except psycopg.OperationalError:
-            pooled.invalidate()  # a dead or confused connection never goes back to the pool
-            raise
         finally:
-            if not conn.closed:
-                conn.autocommit = False
-            pooled.close()
+            try:
+                if conn.broken or conn.closed:
+                    pooled.invalidate()  # a dead connection never goes back to the pool
+                else:
+                    conn.autocommit = False
+            except psycopg.Error:
+                pooled.invalidate()  # not idle after all: it must not serve a session
+            finally:
+                pooled.close()
 
     def run(self, use_case: Callable[[Session], T], *, attempts: int = 5) -> T:
         """Run ``use_case`` in a write transaction, retrying on deadlock / serialization failure

@@ -25,7 +25,7 @@ from oms.catalog.model import Product
 from oms.channels.service import channel_for_order
 from oms.db import Database
 from oms.db.base import utcnow
-from oms.errors import AlreadyExists, InsufficientStock, InvalidInput
+from oms.errors import AlreadyExists, InsufficientStock, InvalidInput, OutcomeUnknown
 from oms.events.outbox import emit_many
 from oms.inventory import stock
 from oms.inventory.model import StockLevel
@@ -143,38 +143,71 @@ def _create_fast(
 ) -> tuple[OrderOut, bool] | None:
     """The plain order on PostgreSQL in two statements, each its own transaction; None when the
     order must take the portable path instead: a repeat of its external id (answered from the
-    stored order), a shortfall (decided under row locks), or stock that moved under the plan."""
+    stored order), a shortfall (decided under row locks), stock that moved under the plan, or a
+    connection that turned out dead before anything was written (the portable path retries)."""
     skus = list(dict.fromkeys(line.sku for line in data.lines))
-    with db.autocommit_connection() as conn:
-        snap = capture_pg.read(conn, data.channel, data.external_id, skus)
-        _check_currency(snap, data)
-        if snap.existing_id is not None:
-            return None
-        requests = _requests(snap, data, skus)
-        levels = {k: Level(*v) for k, v in snap.available.items()}
-        try:
-            draft = _draft(snap, data, principal, planner, destination, requests, levels, lock=False)
-            picks = [(p.line_no, p.product_id, p.warehouse_id, p.quantity) for p in draft.plan.picks]
-            written = capture_pg.write(
-                conn,
-                draft.order_row,
-                draft.line_rows,
-                picks,
-                draft.payment_row,
-                [(t, m) for t, m, _ in draft.timeline],
-                draft.reorder_points,
-                data.channel,
-                draft.order_row["created_at"],
-            )
-        except (StockMoved, psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
-            # The statement failed as a whole, so nothing was written: decide again under row
-            # locks, on the path that retries what PostgreSQL breaks off.
-            return None
-        except psycopg.errors.UniqueViolation:
-            if data.external_id is None:
-                raise
-            return None  # the same channel order was created a moment ago: the portable path answers
-    return _respond(draft, data, written.order_id, written.line_ids), True
+    try:
+        with db.autocommit_connection() as conn:
+            snap = capture_pg.read(conn, data.channel, data.external_id, skus)
+            _check_currency(snap, data)
+            if snap.existing_id is not None:
+                return None
+            requests = _requests(snap, data, skus)
+            levels = {k: Level(*v) for k, v in snap.available.items()}
+            try:
+                draft = _draft(snap, data, principal, planner, destination, requests, levels, lock=False)
+            except StockMoved:
+                return None
+            written = _write_fast(conn, draft, data)
+    except psycopg.OperationalError:
+        return None  # raised before the write was sent (see _write_fast): nothing was written
+    if written is None:
+        return None
+    try:
+        return _respond(draft, data, written.order_id, written.line_ids), True
+    except Exception as exc:  # the order exists: answering must not create it again
+        raise OutcomeUnknown(
+            f"order {written.order_id} was created, but the answer could not be built; read it back"
+        ) from exc
+
+
+def _write_fast(conn: psycopg.Connection, draft: _Draft, data: OrderCreate) -> capture_pg.Written | None:
+    """The write statement, in autocommit. None when it failed as a whole and nothing was written;
+    OutcomeUnknown when the connection broke while it ran, since it may have committed."""
+    try:
+        return capture_pg.write(
+            conn,
+            draft.order_row,
+            draft.line_rows,
+            [(p.line_no, p.product_id, p.warehouse_id, p.quantity) for p in draft.plan.picks],
+            draft.payment_row,
+            [(t, m) for t, m, _ in draft.timeline],
+            draft.reorder_points,
+            data.channel,
+            draft.order_row["created_at"],
+        )
+    except (StockMoved, psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+        # The statement failed as a whole, so nothing was written: decide again under row locks,
+        # on the path that retries what PostgreSQL breaks off.
+        return None
+    except psycopg.errors.UniqueViolation:
+        if data.external_id is None:
+            raise
+        return None  # the same channel order was created a moment ago: the portable path answers
+    except psycopg.OperationalError as exc:
+        if not (conn.broken or conn.closed):
+            return None  # the statement was refused (cancelled, say) and the connection is fine
+        raise OutcomeUnknown(_UNKNOWN) from exc
+    except psycopg.Error:
+        raise  # refused as a whole: nothing was written
+    except Exception as exc:  # the statement may have run (its answer could not be read)
+        raise OutcomeUnknown(_UNKNOWN) from exc
+
+
+_UNKNOWN = (
+    "the order was being written when the database connection was lost, so it may or may not exist:"
+    " look for it (by external_id) before sending it again, or send orders with an Idempotency-Key"
+)
 
 
 def _read(conn: Connection, data: OrderCreate, skus: list[str]) -> Snapshot:

@@ -248,6 +248,8 @@ def late_orders_page(
     if after is not None:
         try:
             key = (datetime.fromisoformat(str(after[0])), int(after[1]))
+            if key[0].tzinfo is None:  # every ship-by is in UTC; a naive one was not handed out
+                raise ValueError
         except ValueError:
             raise InvalidInput("the cursor is not one this API handed out", code="invalid_cursor") from None
         found = [o for o in found if (o.ship_by, o.order_id) > key]

@@ -26,6 +26,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.Conflict: 409,
     errors.InvalidInput: 422,
     errors.RateLimited: 429,
+    errors.OutcomeUnknown: 503,
 }
 
 _HTTP_CODES = {
@@ -40,6 +41,7 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     422: "validation_error",
     429: "too_many_requests",
+    503: "unavailable",
 }
 
 

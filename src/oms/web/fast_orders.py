@@ -58,7 +58,7 @@ class FastOrderCapture:
         except DomainError as exc:
             await error_response(status_for(exc), exc.code, exc.detail, **exc.extra)(scope, replay, send)
             return
-        except Exception:  # noqa: BLE001  (nothing was committed: FastAPI's route answers in full)
+        except Exception:  # noqa: BLE001  (nothing was committed, else it is OutcomeUnknown: the route answers in full)
             await self.app(scope, replay, send)
             return
         await _answer(send, 201 if created else 200, order.model_dump_json().encode())

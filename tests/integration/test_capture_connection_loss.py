@@ -1,0 +1,81 @@
+"""PostgreSQL's order capture writes in autocommit, one statement that is its own transaction. A
+connection lost before that statement is sent costs nothing (the order takes the path that
+reconnects and retries); one lost while it runs may have committed, so the order is not written a
+second time: the client is told the outcome is unknown."""
+
+import psycopg
+import pytest
+from sqlalchemy import func, make_url, select
+
+from oms.inventory.stock import ledger_mismatches
+from oms.orders import capture_pg
+from oms.orders.model import Order
+from tests.factories import order_body
+
+
+@pytest.fixture
+def shop(api, db):
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite has no autocommit road and no connections to lose")
+    api.warehouse("NJ1")
+    api.channel("web", warehouses=["NJ1"])
+    api.product("MUG")
+    api.receive("NJ1", "MUG", 100)
+    yield api
+    db.write_engine.dispose()  # connections this test broke must not reach the next test
+
+
+def _admin(db):
+    return psycopg.connect(
+        make_url(db.url).set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True
+    )
+
+
+def _kill(db, pid=None):
+    """What a server restart does to the pool: every connection of this database (or one) is cut."""
+    with _admin(db) as admin:
+        if pid is None:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        else:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+def _orders(db):
+    with db.read() as s:
+        return s.scalar(select(func.count()).select_from(Order))
+
+
+def test_orders_go_on_when_the_database_cut_every_pooled_connection(shop, db):
+    for _ in range(3):
+        shop.ok(shop.post("/orders", order_body([("MUG", 1)])), 201)
+    held = [db.write_engine.raw_connection() for _ in range(6)]  # six connections in the pool,
+    for connection in held:  # as after a busy minute
+        connection.close()
+    _kill(db)
+
+    answers = [shop.post("/orders", order_body([("MUG", 1)])).status_code for _ in range(4)]
+
+    assert answers == [201, 201, 201, 201]
+    assert _orders(db) == 7 and shop.stock("MUG")["reserved"] == 7
+    with db.read() as s:
+        assert ledger_mismatches(s) == {}
+
+
+def test_a_connection_lost_after_the_write_ran_is_reported_not_written_again(shop, db, monkeypatch):
+    write = capture_pg.write
+
+    def committed_then_cut(conn, *args, **kwargs):
+        written = write(conn, *args, **kwargs)  # autocommit: the order exists now
+        _kill(db, conn.info.backend_pid)
+        conn.execute("SELECT 1")  # the reply that never comes: OperationalError, connection broken
+        return written
+
+    monkeypatch.setattr(capture_pg, "write", committed_then_cut)
+    r = shop.post("/orders", order_body([("MUG", 2)]))
+
+    assert (r.status_code, r.json()["error"]) == (503, "outcome_unknown"), r.text
+    assert "Idempotency-Key" in r.json()["detail"]
+    assert _orders(db) == 1 and shop.stock("MUG")["reserved"] == 2  # written once, not twice
