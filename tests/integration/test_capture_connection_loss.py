@@ -12,11 +12,12 @@ from oms.orders import capture_pg
 from oms.orders.model import Order
 from tests.factories import order_body
 
+# PostgreSQL only: SQLite has no autocommit road and no connections to lose.
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
 
 @pytest.fixture
 def shop(api, db):
-    if db.dialect != "postgresql":
-        pytest.skip("SQLite has no autocommit road and no connections to lose")
     api.warehouse("NJ1")
     api.channel("web", warehouses=["NJ1"])
     api.product("MUG")

@@ -80,9 +80,8 @@ def test_a_stale_read_is_planned_again_under_locks_and_the_order_goes_where_the_
     _ledger_is_sound(db)
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite never takes this write
 def test_a_write_that_postgresql_breaks_off_is_decided_again_on_the_path_that_retries(api, db, monkeypatch):
-    if db.dialect != "postgresql":
-        pytest.skip("SQLite never takes the one-statement write")
     import psycopg
 
     api.warehouse("NJ1")
