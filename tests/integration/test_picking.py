@@ -12,6 +12,7 @@ from oms.events.model import OutboxEvent
 from oms.inventory import stock
 from oms.inventory.model import Bin, BinStock, StockLevel
 from oms.orders.model import Allocation
+from oms.picking import planning
 from oms.picking.layout import Layout
 from oms.picking.model import PickScan
 from oms.picking.pickpath import optimal_tour, s_shape, tour_length
@@ -272,6 +273,20 @@ def test_a_wave_takes_the_oldest_order_and_then_the_closest_ones_with_a_tote_eac
     shipments = api.ok(api.get(f"/pick-lists/{wave['id']}"))["orders"]
     assert {s["shipment_status"] for s in shipments} == {"ready_to_pack"}
     _balanced(db)
+
+
+def test_orders_already_on_pick_lists_do_not_hide_newer_ones_from_the_next_wave(api: Api, floor, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # A wave chooses among the oldest ready orders, at most WAVE_CANDIDATES_MAX (1,000); shrunk
+    # to 2 here, two orders being picked must not fill the window.
+    monkeypatch.setattr(planning, "WAVE_CANDIDATES_MAX", 2)
+    first = [api.order([("MUG", 1)]) for _ in range(2)]
+    newer = [api.order([("MUG", 1)]) for _ in range(2)]
+    wave = api.ok(api.post("/warehouses/NJ/waves", {"max_orders": 2}), 201)
+    assert [o["order_id"] for o in wave["orders"]] == [o["id"] for o in first]
+
+    next_wave = api.ok(api.post("/warehouses/NJ/waves", {"max_orders": 2}), 201)
+
+    assert [o["order_id"] for o in next_wave["orders"]] == [o["id"] for o in newer]
 
 
 def test_a_wave_keeps_to_max_units_and_cutoff(api: Api, floor) -> None:  # type: ignore[no-untyped-def]

@@ -295,11 +295,24 @@ def lists_for_order(
 
 
 def ready_orders(session: Session, warehouse_id: int, cutoff: datetime | None) -> list[int]:
-    """Oldest first: pickable orders with reserved, unpicked units in this warehouse."""
+    """Oldest first: pickable orders with reserved units in this warehouse that no pick list covers
+    yet (the rule of ``untasked``, in SQL). Orders already on open pick lists are left out before
+    the window of WAVE_CANDIDATES_MAX is cut, or a thousand orders being picked would hide every
+    newer one from the next wave."""
+    covered = (
+        select(func.coalesce(func.sum(PickTask.quantity - PickTask.short), 0))
+        .where(PickTask.allocation_id == Allocation.id, PickTask.status != TaskStatus.CANCELLED)
+        .correlate(Allocation)
+        .scalar_subquery()
+    )
     stmt = (
         select(Order.id, Order.created_at)
         .join(Allocation, and_(Allocation.order_id == Order.id, Allocation.warehouse_id == warehouse_id))
-        .where(Order.status.in_([s.value for s in PICKABLE]), Allocation.quantity > Allocation.picked)
+        .where(
+            Order.status.in_([s.value for s in PICKABLE]),
+            Allocation.quantity > Allocation.picked,
+            Allocation.quantity > covered,
+        )
         .distinct()
         .order_by(Order.created_at, Order.id)
         .limit(WAVE_CANDIDATES_MAX)
