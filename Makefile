@@ -42,6 +42,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/orders_http.py --quick
+	$(BIN)/python bench/scans_http.py --quick
 	$(BIN)/python bench/routing.py --quick
 	$(BIN)/python bench/pickpath.py --quick
 	$(BIN)/python bench/cartons.py --quick

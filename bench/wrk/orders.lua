@@ -7,11 +7,10 @@
 -- are kept in integer cents so that lines + shipping + tax - discount = total holds exactly.
 -- done() prints one line starting with "BENCH_RESULT " followed by a JSON object.
 
+-- response() and done() (the BENCH_RESULT line) come from report.lua, beside this file.
+dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "report.lua")
+
 local token, prefix, count, channel
--- Globals, not locals: done() reads them back from each thread with thread:get().
-statuses = {}  -- status code -> count
-samples = {}   -- a few bodies of non-2xx answers, for the report
-local threads = {}
 
 local function price_cents(i)
   return 500 + (i * 37) % 5000
@@ -25,10 +24,6 @@ local function sku(i)
   return string.format("%s%04d", prefix, i)
 end
 
-function setup(thread)
-  thread:set("thread_no", #threads + 1)
-  table.insert(threads, thread)
-end
 
 function init(args)
   token, prefix, count, channel = args[1], args[2], tonumber(args[3]), args[4]
@@ -66,47 +61,4 @@ function request()
     money(shipping), money(tax), money(discount), money(total), money(total)
   )
   return wrk.format(nil, nil, nil, body)
-end
-
-function response(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
-  if (status < 200 or status > 299) and #samples < 3 then
-    table.insert(samples, string.sub(body or "", 1, 300))
-  end
-end
-
-local function json_string(s)
-  s = string.gsub(s, '[%c"\\]', function(c)
-    if c == '"' then return '\\"' elseif c == "\\" then return "\\\\" end
-    return string.format("\\u%04x", string.byte(c))
-  end)
-  return '"' .. s .. '"'
-end
-
-function done(summary, latency, requests)
-  local merged, bodies = {}, {}
-  for _, t in ipairs(threads) do
-    for code, n in pairs(t:get("statuses") or {}) do
-      merged[code] = (merged[code] or 0) + n
-    end
-    for _, s in ipairs(t:get("samples") or {}) do
-      if #bodies < 3 then table.insert(bodies, s) end
-    end
-  end
-  local parts = {}
-  for code, n in pairs(merged) do
-    table.insert(parts, string.format('"%d":%d', code, n))
-  end
-  local quoted = {}
-  for _, s in ipairs(bodies) do table.insert(quoted, json_string(s)) end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_RESULT {"duration_us":%d,"requests":%d,"bytes":%d,"statuses":{%s},'
-      .. '"socket_errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},"non_2xx":%d,'
-      .. '"latency_us":{"p50":%d,"p90":%d,"p95":%d,"p99":%d,"max":%d,"mean":%.1f},"error_samples":[%s]}\n',
-    summary.duration, summary.requests, summary.bytes, table.concat(parts, ","),
-    e.connect, e.read, e.write, e.timeout, e.status,
-    latency:percentile(50), latency:percentile(90), latency:percentile(95), latency:percentile(99),
-    latency.max, latency.mean, table.concat(quoted, ",")
-  ))
 end
