@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -489,6 +489,13 @@ def run_wrk(base_url: str, token: str, products: int, connections: int, seconds:
     threads = min(2, connections)
     cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s"]
     cmd += ["-s", str(LUA), base_url, "--", token, SKU_PREFIX, str(products), CHANNEL]
+    return wrk_level(cmd, connections)
+
+
+def wrk_level(cmd: list[str], connections: int) -> Level:
+    """Runs wrk with a script that loads bench/wrk/report.lua and reads its BENCH_RESULT line;
+    ``created`` counts the 201 answers. A script's own counts (report.lua's ``extra``) come back
+    as statuses too."""
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
     if done.returncode != 0 or line is None:
@@ -500,7 +507,7 @@ def run_wrk(base_url: str, token: str, products: int, connections: int, seconds:
         seconds=r["duration_us"] / 1e6,
         requests=r["requests"],
         created=r["statuses"].get("201", 0),
-        statuses=r["statuses"],
+        statuses=r["statuses"] | r.get("extra", {}),
         socket_errors=r["socket_errors"],
         p50_ms=lat["p50"] / 1000,
         p95_ms=lat["p95"] / 1000,
@@ -513,8 +520,9 @@ def run_wrk(base_url: str, token: str, products: int, connections: int, seconds:
 # -- main ------------------------------------------------------------------------------------------
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+def http_bench_args(doc: str, duration: tuple[int, int], warmup: tuple[int, int]) -> argparse.ArgumentParser:
+    """The options every HTTP benchmark takes; ``duration`` and ``warmup`` are (full, quick) seconds."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--quick", action="store_true", help="the whole run in under a minute")
     p.add_argument(
         "--database-url",
@@ -523,21 +531,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--pgbench-database", default="oms_pgbench", help="database for pgbench (dropped afterwards)")
     p.add_argument("--connections", default="1,8,32", help="concurrency levels (default 1,8,32)")
-    p.add_argument("--duration", type=int, help="seconds per level (default 30, quick 6)")
-    p.add_argument("--warmup", type=int, help="warm-up seconds before each level (default 5, quick 2)")
+    p.add_argument("--duration", type=int, help=f"seconds per level (default {duration[0]}, quick {duration[1]})")
+    p.add_argument("--warmup", type=int, help=f"warm-up seconds per level (default {warmup[0]}, quick {warmup[1]})")
     p.add_argument("--pgbench-seconds", type=int, help="pgbench run length (default 30, quick 6)")
     p.add_argument("--pgbench-scale", type=int, default=10)
     p.add_argument("--workers", type=int, default=2, help="oms serve worker processes")
-    p.add_argument("--warehouses", type=int, default=3)
     p.add_argument("--products", type=int, default=200)
+    p.set_defaults(durations=(duration, warmup))
+    return p
+
+
+def finish_args(p: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    args = p.parse_args(argv)
+    (duration, warmup), pick = args.durations, (1 if args.quick else 0)
+    args.levels = [int(c) for c in args.connections.split(",") if c.strip()]
+    args.duration = args.duration or duration[pick]
+    args.warmup = args.warmup if args.warmup is not None else warmup[pick]
+    args.pgbench_seconds = args.pgbench_seconds or (6 if args.quick else 30)
+    return args
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = http_bench_args(__doc__, duration=(30, 6), warmup=(5, 2))
+    p.add_argument("--warehouses", type=int, default=3)
     p.add_argument("--no-sql-count", action="store_true", help="skip counting statements per order")
     p.add_argument("--show-sql", action="store_true", help="print the statements of one order")
     p.add_argument("--keep-server", type=int, default=0, metavar="S", help="keep serving S seconds after (profiling)")
-    args = p.parse_args(argv)
-    args.levels = [int(c) for c in args.connections.split(",") if c.strip()]
-    args.duration = args.duration or (6 if args.quick else 30)
-    args.warmup = args.warmup if args.warmup is not None else (2 if args.quick else 5)
-    args.pgbench_seconds = args.pgbench_seconds or (6 if args.quick else 30)
+    args = finish_args(p, argv)
     if args.products < 2:
         p.error("--products must be at least 2 (orders have two different SKUs)")
     return args
@@ -564,16 +584,56 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def begin(args: argparse.Namespace) -> URL:
+    """What every HTTP benchmark does first: the tools, the signals, the database URL."""
     check_tools()
-    # Ctrl-C and kill both end in the finally below, which stops the server. (A shell starting us
+    # Ctrl-C and kill both end in the caller's finally, which stops the server. (A shell starting us
     # in the background may have left SIGINT ignored; take it back.)
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     url = make_url(args.database_url)
     if not url.drivername.startswith("postgresql"):
         raise SystemExit("--database-url must be a PostgreSQL URL (postgresql+psycopg://...)")
+    return url
+
+
+def start_oms(
+    args: argparse.Namespace, url: URL, env: dict[str, str], tmp: Path, background: ThreadPoolExecutor
+) -> tuple[Server, str, Future[None]]:
+    """A fresh database, migrated; ``oms serve`` up with an admin's token; pgbench's tables being
+    built meanwhile (the future). Stops the server itself if a later step fails."""
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    step(f"load average {load}; re-creating database {url.database} and migrating")
+    recreate_database(url, url.database or "oms_bench")
+    oms(env, "db", "upgrade")
+    # pgbench's tables are built while oms starts and is seeded; neither is being measured.
+    pgbench_ready = background.submit(init_pgbench, url, args.pgbench_database, args.pgbench_scale)
+    step(f"starting oms serve --workers {args.workers}; creating the admin user and token")
+    server = start_server(env, args.workers, tmp / "server.log")
+    try:
+        oms(env, "users", "create", "--email", ADMIN_EMAIL, "--role", "admin", "--password", "bench-password-123")
+        token = oms(env, "tokens", "create", "--email", ADMIN_EMAIL, "--name", "bench").strip()
+        wait_healthy(server)
+    except BaseException:
+        stop_server(server)
+        raise
+    return server, token, pgbench_ready
+
+
+def clean_up(
+    args: argparse.Namespace, url: URL, server: Server | None, background: ThreadPoolExecutor, tmp: Path
+) -> None:
+    """Whatever happened: the server stopped, pgbench's database dropped, the scratch folder gone."""
+    stop_server(server)
+    background.shutdown(wait=False, cancel_futures=True)
+    with contextlib.suppress(Exception):
+        recreate_database(url, args.pgbench_database, drop_only=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    url = begin(args)
     started = time.monotonic()
     server: Server | None = None
     tmp = Path(tempfile.mkdtemp(prefix="oms-bench-"))
@@ -581,17 +641,7 @@ def main(argv: list[str] | None = None) -> int:
     env = oms_env(database_url, tmp)
     background = ThreadPoolExecutor(1)
     try:
-        load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-        step(f"load average {load}; re-creating database {url.database} and migrating")
-        recreate_database(url, url.database or "oms_bench")
-        oms(env, "db", "upgrade")
-        # pgbench's tables are built while oms starts and is seeded; neither is being measured.
-        pgbench_ready = background.submit(init_pgbench, url, args.pgbench_database, args.pgbench_scale)
-        step(f"starting oms serve --workers {args.workers}; creating the admin user and token")
-        server = start_server(env, args.workers, tmp / "server.log")
-        oms(env, "users", "create", "--email", ADMIN_EMAIL, "--role", "admin", "--password", "bench-password-123")
-        token = oms(env, "tokens", "create", "--email", ADMIN_EMAIL, "--name", "bench").strip()
-        wait_healthy(server)
+        server, token, pgbench_ready = start_oms(args, url, env, tmp, background)
         step(f"seeding {args.warehouses} warehouses, a channel, {args.products} products and their stock")
         seed(server.base_url, token, args.warehouses, args.products)
 
@@ -625,30 +675,31 @@ def main(argv: list[str] | None = None) -> int:
         step(f"pgbench TPC-B (scale {args.pgbench_scale}): -c 32 -j 2 -T {args.pgbench_seconds} -M prepared")
         tps = run_pgbench(url, args.pgbench_database, 32, args.pgbench_seconds)
     finally:
-        stop_server(server)
-        background.shutdown(wait=False, cancel_futures=True)
-        with contextlib.suppress(Exception):
-            recreate_database(url, args.pgbench_database, drop_only=True)
-        shutil.rmtree(tmp, ignore_errors=True)
+        clean_up(args, url, server, background, tmp)
 
     report(args, levels, tps, sql, time.monotonic() - started)
+    print_headline(levels, tps, "orders_per_s")
+    return 0
+
+
+def print_headline(levels: list[Level], tps: float, rate: str) -> None:
+    """The last line: the 32-connection figures (or the last level's) as one JSON object."""
     headline = next((lv for lv in levels if lv.connections == 32), levels[-1])
     figures = {
-        "orders_per_s": round(headline.orders_per_s, 1),
+        rate: round(headline.orders_per_s, 1),
         "p50_ms": round(headline.p50_ms, 2),
         "p99_ms": round(headline.p99_ms, 2),
         "pgbench_tps": round(tps, 1),
         "ratio": round(headline.orders_per_s / tps, 3) if tps else None,
     }
     print(json.dumps(figures))
-    return 0
 
 
-def report(args: argparse.Namespace, levels: list[Level], tps: float, sql: SqlCount | None, wall_s: float) -> None:
-    cores = os.cpu_count() or 0
-    title = f"POST /api/v1/orders, oms serve --workers {args.workers}, PostgreSQL, {cores} cores"
+def print_levels(levels: list[Level], tps: float, title: str, unit: str) -> None:
+    """The two tables of an HTTP benchmark: rate and latency per level, then CPU per ``unit``
+    (one 201 answer: an order, a scan) and how busy the machine was."""
     table = Table(title=title)
-    columns = ("conns", "orders/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "requests", "failed", "vs pgbench")
+    columns = ("conns", f"{unit}s/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "requests", "failed", "vs pgbench")
     for col in columns:
         table.add_column(col, justify="right")
     for lv in levels:
@@ -665,7 +716,7 @@ def report(args: argparse.Namespace, levels: list[Level], tps: float, sql: SqlCo
         )
     out.print(table)
 
-    cpu = Table(title="CPU per order (ms) and cores busy with work outside the benchmark")
+    cpu = Table(title=f"CPU per {unit} (ms) and cores busy with work outside the benchmark")
     for col in ("conns", "oms server", "postgres", "wrk", "total", "machine busy", "other work"):
         cpu.add_column(col, justify="right")
     for lv in levels:
@@ -678,6 +729,12 @@ def report(args: argparse.Namespace, levels: list[Level], tps: float, sql: SqlCo
             f"{lv.cpu.get('other', 0) / lv.seconds:.2f} cores",
         )
     out.print(cpu)
+
+
+def report(args: argparse.Namespace, levels: list[Level], tps: float, sql: SqlCount | None, wall_s: float) -> None:
+    cores = os.cpu_count() or 0
+    title = f"POST /api/v1/orders, oms serve --workers {args.workers}, PostgreSQL, {cores} cores"
+    print_levels(levels, tps, title, "order")
     out.print(f"pgbench TPC-B (scale {args.pgbench_scale}, 32 clients, -M prepared): {tps:,.0f} tps")
     if sql is not None:
         ping = ", each with a pre-ping" if sql.pre_ping else ""

@@ -14,13 +14,9 @@ The last line printed is one JSON object with the 32-connection figures:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,25 +26,24 @@ from typing import Any
 
 import httpx
 from orders_http import (  # the orders benchmark's plumbing: same server, same probes, same report
-    ADMIN_EMAIL,
     CpuProbe,
     Level,
-    check_tools,
+    begin,
     checkpoint,
-    init_pgbench,
+    clean_up,
+    finish_args,
+    http_bench_args,
     log,
-    oms,
     oms_env,
     out,
-    recreate_database,
+    print_headline,
+    print_levels,
     run_pgbench,
-    start_server,
+    start_oms,
     step,
     stop_server,
-    wait_healthy,
+    wrk_level,
 )
-from rich.table import Table
-from sqlalchemy.engine import make_url
 
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "wrk" / "scans.lua"
@@ -163,83 +158,29 @@ def run_wrk(base_url: str, token: str, walks: list[list[str]], connections: int,
         (folder / f"scans-{n}.txt").write_text("\n".join(scans) + "\n" if scans else "")
     cmd = ["wrk", "-t", str(connections), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s"]
     cmd += ["-s", str(LUA), base_url, "--", token, str(folder)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    r = json.loads(line.removeprefix("BENCH_RESULT "))
-    lat = r["latency_us"]
-    exhausted = r["extra"].get("exhausted", 0)  # answered by /healthz: counted as failed scans
-    return Level(
-        connections=connections,
-        seconds=r["duration_us"] / 1e6,
-        requests=r["requests"],
-        created=r["statuses"].get("201", 0),
-        statuses=r["statuses"] | ({"ran_out": exhausted} if exhausted else {}),
-        socket_errors=r["socket_errors"],
-        p50_ms=lat["p50"] / 1000,
-        p95_ms=lat["p95"] / 1000,
-        p99_ms=lat["p99"] / 1000,
-        max_ms=lat["max"] / 1000,
-        error_samples=r["error_samples"],
-    )
+    # A connection that ran out asks for /healthz ("exhausted"): not a 201, so a failed scan.
+    return wrk_level(cmd, connections)
 
 
 # -- main ------------------------------------------------------------------------------------------
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="the whole run in about a minute")
-    p.add_argument(
-        "--database-url",
-        default="postgresql+psycopg://postgres@127.0.0.1:5432/oms_bench",
-        help="PostgreSQL database for oms (DROPPED and re-created)",
-    )
-    p.add_argument("--pgbench-database", default="oms_pgbench", help="database for pgbench (dropped afterwards)")
-    p.add_argument("--connections", default="1,8,32", help="concurrency levels (default 1,8,32)")
-    p.add_argument("--duration", type=int, help="seconds per level (default 20, quick 5)")
-    p.add_argument("--warmup", type=int, help="warm-up seconds before each level (default 3, quick 1)")
-    p.add_argument("--pgbench-seconds", type=int, help="pgbench run length (default 30, quick 6)")
-    p.add_argument("--pgbench-scale", type=int, default=10)
-    p.add_argument("--workers", type=int, default=2, help="oms serve worker processes")
-    p.add_argument("--products", type=int, default=200)
+    p = http_bench_args(__doc__, duration=(20, 5), warmup=(3, 1))
     p.add_argument("--expect", type=int, default=250, help="scans/s to prepare pick lists for (default 250)")
-    args = p.parse_args(argv)
-    args.levels = [int(c) for c in args.connections.split(",") if c.strip()]
-    args.duration = args.duration or (5 if args.quick else 20)
-    args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 3)
-    args.pgbench_seconds = args.pgbench_seconds or (6 if args.quick else 30)
-    return args
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    return finish_args(p, argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    check_tools()
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
-    url = make_url(args.database_url)
-    if not url.drivername.startswith("postgresql"):
-        raise SystemExit("--database-url must be a PostgreSQL URL (postgresql+psycopg://...)")
+    url = begin(args)
     started = time.monotonic()
     server = None
     tmp = Path(tempfile.mkdtemp(prefix="oms-bench-scans-"))
     env = oms_env(url.render_as_string(hide_password=False), tmp)
     background = ThreadPoolExecutor(1)
     try:
-        step(f"re-creating database {url.database} and migrating")
-        recreate_database(url, url.database or "oms_bench")
-        oms(env, "db", "upgrade")
-        pgbench_ready = background.submit(init_pgbench, url, args.pgbench_database, args.pgbench_scale)
-        step(f"starting oms serve --workers {args.workers}; creating the admin user and token")
-        server = start_server(env, args.workers, tmp / "server.log")
-        oms(env, "users", "create", "--email", ADMIN_EMAIL, "--role", "admin", "--password", "bench-password-123")
-        token = oms(env, "tokens", "create", "--email", ADMIN_EMAIL, "--name", "bench").strip()
-        wait_healthy(server)
+        server, token, pgbench_ready = start_oms(args, url, env, tmp, background)
         seeder = Seeder(server.base_url, token)
         step(
             f"seeding a warehouse of {AISLES * BINS_PER_AISLE} bins, a channel, {args.products} products with barcodes"
@@ -277,58 +218,17 @@ def main(argv: list[str] | None = None) -> int:
         step(f"pgbench TPC-B (scale {args.pgbench_scale}): -c 32 -j 2 -T {args.pgbench_seconds} -M prepared")
         tps = run_pgbench(url, args.pgbench_database, 32, args.pgbench_seconds)
     finally:
-        stop_server(server)
-        background.shutdown(wait=False, cancel_futures=True)
-        with contextlib.suppress(Exception):
-            recreate_database(url, args.pgbench_database, drop_only=True)
-        shutil.rmtree(tmp, ignore_errors=True)
+        clean_up(args, url, server, background, tmp)
 
     report(args, levels, tps, time.monotonic() - started)
-    headline = next((lv for lv in levels if lv.connections == 32), levels[-1])
-    figures = {
-        "scans_per_s": round(headline.orders_per_s, 1),
-        "p50_ms": round(headline.p50_ms, 2),
-        "p99_ms": round(headline.p99_ms, 2),
-        "pgbench_tps": round(tps, 1),
-        "ratio": round(headline.orders_per_s / tps, 3) if tps else None,
-    }
-    print(json.dumps(figures))
+    print_headline(levels, tps, "scans_per_s")
     return 0
 
 
 def report(args: argparse.Namespace, levels: list[Level], tps: float, wall_s: float) -> None:
     cores = os.cpu_count() or 0
-    table = Table(
-        title=f"POST /api/v1/pick-lists/{{id}}/scans, oms serve --workers {args.workers}, PostgreSQL, {cores} cores"
-    )
-    for col in ("conns", "scans/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "requests", "failed", "vs pgbench"):
-        table.add_column(col, justify="right")
-    for lv in levels:
-        table.add_row(
-            str(lv.connections),
-            f"{lv.orders_per_s:,.0f}",
-            f"{lv.p50_ms:.1f}",
-            f"{lv.p95_ms:.1f}",
-            f"{lv.p99_ms:.1f}",
-            f"{lv.max_ms:.0f}",
-            f"{lv.requests:,}",
-            f"[red]{lv.failed}[/red]" if lv.failed else "0",
-            f"{lv.orders_per_s / tps:.2f}" if tps else "-",
-        )
-    out.print(table)
-    cpu = Table(title="CPU per scan (ms)")
-    for col in ("conns", "oms server", "postgres", "wrk", "total", "machine busy", "other work"):
-        cpu.add_column(col, justify="right")
-    for lv in levels:
-        parts = [lv.cpu_ms_per_order(k) for k in ("server", "postgres", "wrk")]
-        cpu.add_row(
-            str(lv.connections),
-            *(f"{v:.2f}" for v in parts),
-            f"{sum(parts):.2f}",
-            f"{lv.cpu.get('busy', 0) / lv.seconds:.2f} cores",
-            f"{lv.cpu.get('other', 0) / lv.seconds:.2f} cores",
-        )
-    out.print(cpu)
+    title = f"POST /api/v1/pick-lists/{{id}}/scans, oms serve --workers {args.workers}, PostgreSQL, {cores} cores"
+    print_levels(levels, tps, title, "scan")
     out.print(f"pgbench TPC-B (scale {args.pgbench_scale}, 32 clients, -M prepared): {tps:,.0f} tps")
     for lv in levels:
         if lv.failed:
