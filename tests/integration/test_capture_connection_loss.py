@@ -80,3 +80,23 @@ def test_a_connection_lost_after_the_write_ran_is_reported_not_written_again(sho
     assert (r.status_code, r.json()["error"]) == (503, "outcome_unknown"), r.text
     assert "Idempotency-Key" in r.json()["detail"]
     assert _orders(db) == 1 and shop.stock("MUG")["reserved"] == 2  # written once, not twice
+
+
+def test_with_an_idempotency_key_a_retry_at_once_is_told_the_first_is_still_in_progress(shop, db, monkeypatch):
+    write = capture_pg.write
+
+    def committed_then_cut(conn, *args, **kwargs):
+        written = write(conn, *args, **kwargs)
+        _kill(db, conn.info.backend_pid)
+        conn.execute("SELECT 1")
+        return written
+
+    monkeypatch.setattr(capture_pg, "write", committed_then_cut)
+    headers = {"Idempotency-Key": "lost-reply-1"}
+    first = shop.post("/orders", order_body([("MUG", 2)]), headers=headers)
+    monkeypatch.undo()
+    again = shop.post("/orders", order_body([("MUG", 2)]), headers=headers)
+
+    assert (first.status_code, first.json()["error"]) == (503, "outcome_unknown"), first.text
+    assert (again.status_code, again.json()["error"]) == (409, "idempotency_in_progress"), again.text
+    assert _orders(db) == 1
