@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from oms.auth.service import Principal
@@ -43,7 +43,7 @@ from oms.picking.planning import (
     start_picking,
 )
 from oms.picking.queries import TASK_INFO, load_list, task_out
-from oms.picking.rules import ListStatus, Step, TaskStatus, WaveCandidate
+from oms.picking.rules import Step, TaskStatus, WaveCandidate
 from oms.picking.schemas import OrderPickListsOut, PickListOut, ScanCreate, ScanOut, ShortCreate, ShortOut, WaveCreate
 from oms.picking.tasks import (
     allocated_by_warehouse,
@@ -53,6 +53,7 @@ from oms.picking.tasks import (
     lock_task,
     open_list,
     record_refusal,
+    scan_target,
     settle,
     take,
 )
@@ -134,6 +135,18 @@ def create_wave(db: Database, warehouse_code: str, data: WaveCreate, principal: 
 # --- scanning ----------------------------------------------------------------------------------
 
 
+# What a scan answers with besides the task, in one statement: the next open task in the walk and
+# the shipment's status.
+_AFTER_SCAN = select(
+    select(PickTask.id)
+    .where(PickTask.pick_list_id == bindparam("list_id"), PickTask.status == TaskStatus.OPEN)
+    .order_by(PickTask.seq)
+    .limit(1)
+    .scalar_subquery(),
+    select(Shipment.status).where(Shipment.id == bindparam("shipment_id")).scalar_subquery(),
+)
+
+
 def scan(db: Database, list_id: int, data: ScanCreate, principal: Principal) -> ScanOut:
     if data.bin is not None:
         step, value = Step.BIN, data.bin
@@ -144,15 +157,11 @@ def scan(db: Database, list_id: int, data: ScanCreate, principal: Principal) -> 
     seen: dict[str, int] = {}
 
     def use_case(session: Session) -> ScanOut:
-        pick_list = open_list(session, list_id)
-        seen["list"] = pick_list.id
-        if pick_list.status != ListStatus.OPEN:
-            raise Conflict(f"pick list {pick_list.id} is {pick_list.status}", code="pick_list_done")
-        task = current_task(session, pick_list, data.task_id)
-        seen["task"] = task.id
-        order = lock_order(session, task.order_id)
-        pick_list = lock_list(session, pick_list.id)
-        task = lock_task(session, task.id)
+        # The task and its order read in one statement, then locked: order, list, task.
+        task_id, order_id = scan_target(session, list_id, data.task_id, seen)
+        order = lock_order(session, order_id)
+        pick_list = lock_list(session, list_id)
+        task = lock_task(session, task_id)
         check_task_open(task, order)
         remaining = task.quantity - task.picked - task.short
         accepted = list(
@@ -180,13 +189,9 @@ def scan(db: Database, list_id: int, data: ScanCreate, principal: Principal) -> 
         session.flush()
         if task.status != TaskStatus.OPEN:  # only a quantity can finish a task, its shipment or its list
             settle(session, pick_list, [task.shipment_id], principal.actor)
-        next_task_id = session.scalar(
-            select(PickTask.id)
-            .where(PickTask.pick_list_id == pick_list.id, PickTask.status == TaskStatus.OPEN)
-            .order_by(PickTask.seq)
-            .limit(1)
-        )
-        shipment_status = session.scalar(select(Shipment.status).where(Shipment.id == task.shipment_id))
+        next_task_id, shipment_status = session.execute(
+            _AFTER_SCAN, {"list_id": pick_list.id, "shipment_id": task.shipment_id}
+        ).one()
         return ScanOut(
             scan_id=row.id,
             step=step.value,

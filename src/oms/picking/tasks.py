@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from oms.db import Database
@@ -57,6 +57,46 @@ def current_task(session: Session, pick_list: PickList, task_id: int | None) -> 
     if task is None:
         raise Conflict(f"pick list {pick_list.id} has no open task", code="pick_list_done")
     return task
+
+
+def _task_of_list(given: bool):  # type: ignore[no-untyped-def]
+    """The list's status with the task a scan is for: the one named, or the open one first in the
+    walk; one statement, built once per kind."""
+    task = select(PickTask.id).where(PickTask.pick_list_id == PickList.id)
+    if given:
+        task = task.where(PickTask.id == bindparam("task_id"))
+    else:
+        task = task.where(PickTask.status == TaskStatus.OPEN).order_by(PickTask.seq).limit(1)
+    return (
+        select(PickList.status, PickTask.id, PickTask.order_id)
+        .select_from(PickList)
+        .outerjoin(PickTask, PickTask.id == task.correlate(PickList).scalar_subquery())
+        .where(PickList.id == bindparam("list_id"))
+    )
+
+
+_NAMED_TASK, _NEXT_TASK = _task_of_list(True), _task_of_list(False)
+
+
+def scan_target(session: Session, list_id: int, task_id: int | None, seen: dict[str, int]) -> tuple[int, int]:
+    """(task id, order id) of the task a scan is for, read without locks, refusing as open_list and
+    current_task do; ``seen`` learns the list and then the task as soon as each is known (a
+    refusal is recorded against them)."""
+    row = session.execute(
+        _NAMED_TASK if task_id is not None else _NEXT_TASK, {"list_id": list_id, "task_id": task_id}
+    ).first()
+    if row is None:
+        raise NotFound(f"no pick list {list_id}")
+    seen["list"] = list_id
+    status, found, order_id = row
+    if status != ListStatus.OPEN:
+        raise Conflict(f"pick list {list_id} is {status}", code="pick_list_done")
+    if found is None:
+        if task_id is not None:
+            raise NotFound(f"pick list {list_id} has no task {task_id}")
+        raise Conflict(f"pick list {list_id} has no open task", code="pick_list_done")
+    seen["task"] = found
+    return found, order_id
 
 
 def open_list(session: Session, list_id: int) -> PickList:
