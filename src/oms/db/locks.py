@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 M = TypeVar("M")
@@ -22,11 +22,23 @@ def lock_in_key_order(session: Session, stmt: Select, *order_by: object) -> Sele
     return stmt
 
 
+# lock_row's statements, built once per model and dialect: building a select and its cache key on
+# every call cost more than running it (a scan locks three rows).
+_LOCK_BY_ID: dict[tuple[type, bool], Select] = {}  # type: ignore[type-arg]
+
+
 def lock_row(session: Session, model: type[M], row_id: int) -> M | None:
     """One row by primary key ``id``, locked (PostgreSQL) and refreshed with what the lock saw;
     None when there is no such row."""
-    stmt = lock_in_key_order(session, select(model).where(model.id == row_id), model.id)  # type: ignore[attr-defined]
-    return session.scalar(stmt.execution_options(populate_existing=True))
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    stmt = _LOCK_BY_ID.get((model, postgresql))
+    if stmt is None:
+        key = model.id  # type: ignore[attr-defined]
+        stmt = select(model).where(key == bindparam("row_id")).order_by(key)
+        if postgresql:
+            stmt = stmt.with_for_update()
+        stmt = _LOCK_BY_ID[(model, postgresql)] = stmt.execution_options(populate_existing=True)
+    return session.scalar(stmt, {"row_id": row_id})
 
 
 def sorted_keys(keys: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
