@@ -135,6 +135,14 @@ def create_wave(db: Database, warehouse_code: str, data: WaveCreate, principal: 
 # --- scanning ----------------------------------------------------------------------------------
 
 
+# A scan's reads, built once: the task's accepted scans so far, and its bin and product.
+_ACCEPTED_STEPS = (
+    select(PickScan.step)
+    .where(PickScan.task_id == bindparam("task_id"), PickScan.accepted, PickScan.step != Step.SHORT)
+    .order_by(PickScan.id)
+)
+_TASK_INFO_BY_ID = TASK_INFO.where(PickTask.id == bindparam("task_id"))
+
 # What a scan answers with besides the task, in one statement: the next open task in the walk and
 # the shipment's status.
 _AFTER_SCAN = select(
@@ -164,16 +172,10 @@ def scan(db: Database, list_id: int, data: ScanCreate, principal: Principal) -> 
         task = lock_task(session, task_id)
         check_task_open(task, order)
         remaining = task.quantity - task.picked - task.short
-        accepted = list(
-            session.scalars(
-                select(PickScan.step)
-                .where(PickScan.task_id == task.id, PickScan.accepted, PickScan.step != Step.SHORT)
-                .order_by(PickScan.id)
-            )
-        )
+        accepted = list(session.scalars(_ACCEPTED_STEPS, {"task_id": task.id}))
         expected = rules.expected_step(task.bin_id is not None, accepted, remaining)
         rules.check_order_of_scans(step, expected or Step.QUANTITY)
-        info = session.execute(TASK_INFO.where(PickTask.id == task.id)).one()
+        info = session.execute(_TASK_INFO_BY_ID, {"task_id": task.id}).one()
         if step == Step.BIN:
             rules.check_bin(value, info.code if task.bin_id else None)
         elif step == Step.ITEM:
