@@ -261,7 +261,7 @@ def test_carriers_are_configured_data_that_only_an_admin_changes(floor, db, sett
     assert carriers["next_cursor"] is None and carriers["items"]
 
 
-def test_a_short_picked_order_ships_what_was_found_and_is_partially_shipped(floor, db, settings):
+def test_a_short_picked_order_ships_what_was_found_then_the_rest_when_stock_comes(floor, db, settings):
     order = _order(floor, [("MUG-1", 5), ("BOOK-1", 1)])
     [pick_list] = floor.ok(floor.post(f"/orders/{order['id']}/pick-lists"), 201)["pick_lists"]
     scans = f"/pick-lists/{pick_list['id']}/scans"
@@ -280,6 +280,17 @@ def test_a_short_picked_order_ships_what_was_found_and_is_partially_shipped(floo
     view = floor.ok(floor.get(f"/orders/{order['id']}"))
     assert view["status"] == "partially_shipped"
     assert {ln["sku"]: ln["shipped"] for ln in view["lines"]} == {"MUG-1": 3, "BOOK-1": 1}
+
+    # The 2 missing mugs arrive: the backorder fills, and they are picked, packed and shipped too
+    # (the first parcel's tasks no longer count as covering the line's allocation).
+    receipt = {"warehouse": "NJ1", "lines": [{"sku": "MUG-1", "quantity": 2, "bin": "B-04"}]}
+    floor.ok(floor.post("/inventory/receipts", receipt), 201)
+    second = pack(floor, pick(floor, order["id"]))
+    shipper.ok(shipper.post(f"/shipments/{second}/labels"), 201)
+    shipper.ok(shipper.post(f"/shipments/{second}/ship"))
+    view = floor.ok(floor.get(f"/orders/{order['id']}"))
+    assert view["status"] == "shipped"
+    assert {ln["sku"]: ln["shipped"] for ln in view["lines"]} == {"MUG-1": 5, "BOOK-1": 1}
     with db.read() as session:
         assert stock.ledger_mismatches(session) == {} and stock.bin_mismatches(session) == {}
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from oms.db import Database
 from oms.db.base import utcnow
-from oms.errors import Conflict, InvalidInput, OutcomeUnknown
+from oms.errors import Conflict, InvalidInput
 from oms.idempotency.model import IdempotencyKey
 
 Outcome = tuple[int, dict[str, Any]]  # (HTTP status, JSON body)
@@ -85,10 +85,6 @@ def run(
         return stored, True
     try:
         status, body = work()
-    except OutcomeUnknown:
-        # The work may have been done: the key stays claimed, so a retry that comes at once is told
-        # the first is still in progress instead of doing it again.
-        raise
     except BaseException:
         with db.write() as session:
             session.execute(delete(IdempotencyKey).where(IdempotencyKey.owner == owner, IdempotencyKey.key == key))

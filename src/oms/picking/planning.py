@@ -19,6 +19,7 @@ from oms.inventory.model import Bin, BinStock, Warehouse
 from oms.orders.model import Allocation, Order
 from oms.orders.rules import OrderStatus, check_transition
 from oms.orders.timeline import record
+from oms.packing.rules import ShipmentStatus
 from oms.picking import rules
 from oms.picking.layout import Layout, Location
 from oms.picking.model import PickList, PickTask
@@ -30,6 +31,9 @@ from oms.shipping.model import Shipment
 # shipped) that still have reserved units on no list (an order split over warehouses, units
 # re-routed by a short, a backorder filled after the first parcel left).
 PICKABLE = (OrderStatus.CONFIRMED, OrderStatus.IN_FULFILMENT, OrderStatus.PARTIALLY_SHIPPED)
+# Shipments whose picked units have left their allocations (oms.shipping.confirm): their tasks
+# cover nothing any more.
+GONE = (ShipmentStatus.SHIPPED, ShipmentStatus.DELIVERED)
 WAVE_CANDIDATES_MAX = 1000  # the oldest ready orders a wave chooses among
 DEPOT = "depot"  # the place of a pick made at the depot, for wave proximity
 
@@ -48,7 +52,7 @@ class Need:
 def untasked(session: Session, order_ids: Iterable[int], warehouse_id: int | None = None) -> list[Need]:
     """Reserved units on no pick list: the allocation minus what its tasks cover (an open or
     picked task covers its quantity; a short one only what was picked, the rest left the
-    allocation)."""
+    allocation; a shipped one nothing, its units left the allocation when they shipped)."""
     ids = sorted(set(order_ids))
     if not ids:
         return []
@@ -62,7 +66,12 @@ def untasked(session: Session, order_ids: Iterable[int], warehouse_id: int | Non
     covered = dict(
         session.execute(
             select(PickTask.allocation_id, func.sum(PickTask.quantity - PickTask.short))
-            .where(PickTask.allocation_id.in_([r.id for r in allocations]), PickTask.status != TaskStatus.CANCELLED)
+            .join(Shipment, Shipment.id == PickTask.shipment_id)
+            .where(
+                PickTask.allocation_id.in_([r.id for r in allocations]),
+                PickTask.status != TaskStatus.CANCELLED,
+                Shipment.status.notin_(GONE),
+            )
             .group_by(PickTask.allocation_id)
         ).all()
     )
@@ -301,7 +310,12 @@ def ready_orders(session: Session, warehouse_id: int, cutoff: datetime | None) -
     newer one from the next wave."""
     covered = (
         select(func.coalesce(func.sum(PickTask.quantity - PickTask.short), 0))
-        .where(PickTask.allocation_id == Allocation.id, PickTask.status != TaskStatus.CANCELLED)
+        .join(Shipment, Shipment.id == PickTask.shipment_id)
+        .where(
+            PickTask.allocation_id == Allocation.id,
+            PickTask.status != TaskStatus.CANCELLED,
+            Shipment.status.notin_(GONE),
+        )
         .correlate(Allocation)
         .scalar_subquery()
     )

@@ -10,7 +10,9 @@ from fastapi import Header, Request, Response
 from pydantic import BaseModel
 
 from oms.auth.service import Principal
+from oms.errors import OutcomeUnknown
 from oms.idempotency import service as idempotency
+from oms.web.errors import status_for
 from oms.web.json import JSONResponse
 
 IdempotencyKeyHeader = Annotated[
@@ -34,7 +36,12 @@ def created(
     """Run ``work`` (returning the result and its status) at most once per Idempotency-Key."""
 
     def outcome() -> tuple[int, dict]:  # type: ignore[type-arg]
-        result, status = work()
+        try:
+            result, status = work()
+        except OutcomeUnknown as exc:
+            # The work may have been done: this answer becomes the key's for good, so no retry
+            # with the key can do it a second time (it gets the same 503, marked replayed).
+            return status_for(exc), {**exc.extra, "error": exc.code, "detail": exc.detail}
         return status, result.model_dump(mode="json")
 
     if key is None:  # the common case: pydantic writes the JSON itself, no dict in between
