@@ -106,3 +106,20 @@ def test_with_an_idempotency_key_the_unknown_outcome_is_the_keys_answer_for_good
     assert (again.status_code, again.json()["error"]) == (503, "outcome_unknown"), again.text
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert _orders(db) == 1
+
+
+def test_a_connection_lost_at_commit_is_reported_not_run_again(shop, db):
+    """Database.run retries what the database breaks off, but not a lost COMMIT: it may have
+    committed, and running the use case again could do its work twice."""
+    from oms.errors import OutcomeUnknown
+
+    runs = []
+
+    def use_case(session):
+        runs.append(True)
+        session.execute(text("SELECT 1"))
+        _kill(db, session.connection().connection.driver_connection.info.backend_pid)
+
+    with pytest.raises(OutcomeUnknown):
+        db.run(use_case)
+    assert len(runs) == 1

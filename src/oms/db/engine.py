@@ -20,7 +20,9 @@ from typing import TypeVar
 import psycopg
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+
+from oms.errors import OutcomeUnknown
 
 T = TypeVar("T")
 
@@ -124,8 +126,15 @@ class Database:
         may happen inside ``use_case``: it can run more than once."""
         for attempt in range(1, attempts + 1):
             try:
-                with self.write() as session:
-                    return use_case(session)
+                with self._write() as session:
+                    transaction = session.begin()
+                    try:
+                        result = use_case(session)
+                    except BaseException:
+                        transaction.rollback()
+                        raise
+                    _commit(transaction)
+                    return result
             except (OperationalError, DBAPIError) as exc:
                 if attempt == attempts or not (_is_retryable(exc) or exc.connection_invalidated):
                     raise
@@ -136,6 +145,20 @@ class Database:
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()
+
+
+def _commit(transaction: SessionTransaction) -> None:
+    """A connection lost during COMMIT leaves the outcome unknown: the server may have committed
+    before the reply was lost. Running the use case again could do its work twice, so say so."""
+    try:
+        transaction.commit()
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise OutcomeUnknown(
+                "the database connection was lost while the change was being committed, so it may or"
+                " may not have been made: look before sending it again"
+            ) from exc
+        raise
 
 
 def _is_retryable(exc: DBAPIError) -> bool:
