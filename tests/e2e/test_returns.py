@@ -91,6 +91,8 @@ def test_two_of_three_lines_come_back_one_restocked_into_a_backorder_one_written
     floor.ok(floor.post(f"/returns/{third.json()['id']}/reject", {"reason": "changed their mind on the phone"}))
 
     support = as_role(floor, db, settings, "support")
+    unlabelled = support.get(f"/returns/{ret['id']}/label.pdf")  # requested, not approved: no label yet
+    assert (unlabelled.status_code, unlabelled.json()["error"]) == (404, "no_label")
     approved = support.ok(support.post(f"/returns/{ret['id']}/approve"))
     assert approved["status"] == "label_sent" and approved["tracking_number"]
     label = support.client.get(approved["label_url"], headers={"Authorization": f"Bearer {support.token}"})

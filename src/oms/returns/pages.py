@@ -413,17 +413,14 @@ def label_pdf(token: str, request: Request, db: DbDep, now: Now) -> Response:
         return_id = read_token(request.app.state.secret_key, token, now, service.LINK_PURPOSE, "return")
     except (InvalidLink, LinkExpired) as exc:
         return _link_problem(exc, token, "status")
-    with db.read() as session:
-        found = session.execute(select(Return.id, Return.label_pdf).where(Return.id == return_id)).first()
-    if found is None:
+    exists, pdf = views.label_of(db, return_id, "pdf")
+    if not exists:
         return _not_found("status")
     rma = rules.rma_number(return_id)
-    if found.label_pdf is None:
+    if pdf is None:
         return _page("no_label.html", 404, rma=rma, token=token)
     disposition = f'inline; filename="{rma}-label.pdf"'
-    return Response(
-        found.label_pdf, media_type="application/pdf", headers={**_HEADERS, "Content-Disposition": disposition}
-    )
+    return Response(pdf, media_type="application/pdf", headers={**_HEADERS, "Content-Disposition": disposition})
 
 
 __all__ = ["START_PURPOSE", "router"]

@@ -10,9 +10,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from oms.auth.service import Principal
 from oms.auth.throttle import LoginThrottle
+from oms.db import Database
 from oms.errors import Forbidden, InvalidInput, NotFound
 from oms.returns import policies, receiving, resolution, service, views
-from oms.returns.model import Return
 from oms.returns.schemas import (
     ApproveIn,
     ExchangeIn,
@@ -116,24 +116,20 @@ def get_return(return_id: ReturnId, db: DbDep, principal: Reader) -> ReturnOut:
 
 @router.get("/returns/{return_id}/label.pdf", response_class=Response, summary="The return label")
 def label(return_id: ReturnId, db: DbDep, principal: Reader) -> Response:
-    service.check_customer(db, return_id, principal)
-    with db.read() as session:
-        ret = session.get(Return, return_id)
-        pdf = ret.label_pdf if ret else None
-    if pdf is None:
-        raise NotFound(f"return {return_id} has no label", code="no_label")
-    return Response(pdf, media_type="application/pdf")
+    return _label(db, return_id, principal, "pdf", "application/pdf")
 
 
 @router.get("/returns/{return_id}/label.zpl", response_class=Response, summary="The return label as ZPL II")
 def label_zpl(return_id: ReturnId, db: DbDep, principal: Reader) -> Response:
+    return _label(db, return_id, principal, "zpl", "application/zpl")
+
+
+def _label(db: Database, return_id: int, principal: Principal, fmt: str, media_type: str) -> Response:
     service.check_customer(db, return_id, principal)
-    with db.read() as session:
-        ret = session.get(Return, return_id)
-        zpl = ret.label_zpl if ret else None
-    if zpl is None:
+    _, content = views.label_of(db, return_id, fmt)
+    if content is None:
         raise NotFound(f"return {return_id} has no label", code="no_label")
-    return Response(zpl, media_type="application/zpl")
+    return Response(content, media_type=media_type)
 
 
 @router.post("/returns/{return_id}/approve", response_model=ReturnOut, summary="Approve (and send a return label)")

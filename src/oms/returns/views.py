@@ -158,3 +158,12 @@ def report(db: Database) -> ReturnsReport:
         refunded=len(refunded),
         average_days_to_refund=round(sum(days) / len(days), 2) if days else None,
     )
+
+
+def label_of(db: Database, return_id: int, fmt: str) -> tuple[bool, bytes | str | None]:
+    """(whether the return exists, its label as ``pdf`` or ``zpl``, None when it has none): the one
+    read behind the staff API's and the customer page's label downloads."""
+    column = {"pdf": Return.label_pdf, "zpl": Return.label_zpl}[fmt]
+    with db.read() as session:
+        row = session.execute(select(column).where(Return.id == return_id)).first()
+    return (row is not None, row[0] if row is not None else None)
