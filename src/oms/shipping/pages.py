@@ -14,6 +14,7 @@ from sqlalchemy import select
 from oms.shipping import tracking
 from oms.shipping.model import Shipment, TrackingEvent
 from oms.web.deps import DbDep
+from oms.web.pages import templates
 
 router = APIRouter(include_in_schema=False)
 _STATUS = {
@@ -25,8 +26,7 @@ _STATUS = {
 
 @functools.cache
 def _template() -> jinja2.Template:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("oms.shipping", "templates"), autoescape=True)
-    return env.get_template("shipping/track.html")
+    return templates("oms.shipping").get_template("shipping/track.html")
 
 
 @router.get("/track/{number}", response_class=HTMLResponse)

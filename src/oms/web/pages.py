@@ -1,4 +1,4 @@
-"""What the public pages (feedback, returns) share: the headers that keep a signed link in the URL
+"""What the public pages (feedback, returns, parcel tracking) share: the headers that keep a signed link in the URL
 out of caches, referrers, search engines and frames, and one way to build their templates."""
 
 from __future__ import annotations
@@ -21,9 +21,12 @@ def long_date(value: datetime) -> str:
 
 
 def templates(package: str) -> jinja2.Environment:
-    """The templates of ``package`` (its ``templates/`` folder): escaped, strict, with ``date``."""
+    """The templates of ``package`` (its ``templates/`` folder), and the customer pages' shared layout
+    (``web/public.html``, here in oms.web): escaped, strict, with ``date``."""
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader(package, "templates"),
+        loader=jinja2.ChoiceLoader(
+            [jinja2.PackageLoader(package, "templates"), jinja2.PackageLoader("oms.web", "templates")]
+        ),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
