@@ -208,45 +208,65 @@ def _allowed(status: str) -> frozenset[OrderStatus]:
     return TRANSITIONS[OrderStatus(status)]
 
 
+def apply_payment(
+    session: Session,
+    order: Order,
+    status: str,
+    amount: Decimal,
+    actor: str,
+    *,
+    method: str | None,
+    reference: str | None,
+    message: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Records an authorisation or capture on a locked order: the amounts checked and updated, the
+    payment row, the timeline entry and the ``payment.recorded`` event. The one way a payment is
+    taken, from the API (record_payment) and on shipment (oms.shipping.confirm)."""
+    order.authorized_amount, order.paid_amount = check_payment(
+        status, amount, order.total, order.authorized_amount, order.paid_amount, order.status
+    )
+    order.payment_status = payment_status_for(order.total, order.authorized_amount, order.paid_amount).value
+    session.add(
+        Payment(
+            order_id=order.id,
+            status=status,
+            amount=amount,
+            currency=order.currency,
+            method=method,
+            reference=reference,
+            actor=actor,
+        )
+    )
+    record(session, [(order.id, actor, "payment", message, data)])
+    emit_many(
+        session,
+        [
+            (
+                "payment.recorded",
+                {"order_id": order.id, "status": status, "amount": str(amount), "payment_status": order.payment_status},
+            )
+        ],
+    )
+
+
 def record_payment(db: Database, order_id: int, data: PaymentCreate, principal: Principal) -> OrderOut:
     def use_case(session: Session) -> OrderOut:
         order = lock_order(session, order_id)
         amount = check_amount(data.amount, order.currency, "amount")
-        order.authorized_amount, order.paid_amount = check_payment(
-            data.status, amount, order.total, order.authorized_amount, order.paid_amount, order.status
+        apply_payment(
+            session,
+            order,
+            data.status,
+            amount,
+            principal.actor,
+            method=data.method,
+            reference=data.reference,
+            message=f"Payment {data.status}: {amount} {order.currency}",
+            data={"reference": data.reference, "method": data.method},
         )
-        order.payment_status = payment_status_for(order.total, order.authorized_amount, order.paid_amount).value
-        session.add(
-            Payment(
-                order_id=order.id,
-                status=data.status,
-                amount=amount,
-                currency=order.currency,
-                method=data.method,
-                reference=data.reference,
-                actor=principal.actor,
-            )
-        )
-        timeline = [
-            (
-                order.id,
-                principal.actor,
-                "payment",
-                f"Payment {data.status}: {amount} {order.currency}",
-                {"reference": data.reference, "method": data.method},
-            )
-        ]
-        events: list[tuple[str, dict[str, Any]]] = [
-            (
-                "payment.recorded",
-                {
-                    "order_id": order.id,
-                    "status": data.status,
-                    "amount": str(amount),
-                    "payment_status": order.payment_status,
-                },
-            )
-        ]
+        timeline: list[tuple[int, str, str, str, dict[str, Any] | None]] = []
+        events: list[tuple[str, dict[str, Any]]] = []
         if order.status in OPEN_STATUSES:
             target = derive_status(order.payment_status, units_waiting(session, [order.id]).get(order.id, 0))
             if target != order.status:

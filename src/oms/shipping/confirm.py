@@ -17,9 +17,10 @@ from oms.db.base import utcnow
 from oms.errors import Conflict
 from oms.events.outbox import emit_many
 from oms.inventory.stock import Movement, MovementKind, apply
-from oms.orders.model import Allocation, Order, OrderLine, Payment
-from oms.orders.rules import OrderStatus, PaymentStatus, check_payment, payment_status_for
+from oms.orders.model import Allocation, Order, OrderLine
+from oms.orders.rules import OrderStatus, PaymentStatus
 from oms.orders.rules import check_transition as check_order_transition
+from oms.orders.service import apply_payment
 from oms.orders.timeline import record
 from oms.packing.model import Package
 from oms.packing.rules import ShipmentStatus as S
@@ -124,33 +125,15 @@ def _capture_on_shipment(session: Session, order: Order, shipment_id: int, princ
     amount = order.authorized_amount
     if amount <= 0:
         return
-    order.authorized_amount, order.paid_amount = check_payment(
-        PaymentStatus.PAID, amount, order.total, order.authorized_amount, order.paid_amount, order.status
-    )
-    order.payment_status = payment_status_for(order.total, order.authorized_amount, order.paid_amount).value
-    session.add(
-        Payment(
-            order_id=order.id,
-            status=PaymentStatus.PAID.value,
-            amount=amount,
-            currency=order.currency,
-            method="capture",
-            reference=f"shipment {shipment_id}",
-            actor=principal.actor,
-        )
-    )
-    record(
+    apply_payment(
         session,
-        [(order.id, principal.actor, "payment", f"Payment captured on shipment: {amount} {order.currency}", None)],
-    )
-    emit_many(
-        session,
-        [
-            (
-                "payment.recorded",
-                {"order_id": order.id, "status": "paid", "amount": str(amount), "payment_status": order.payment_status},
-            )
-        ],
+        order,
+        PaymentStatus.PAID.value,
+        amount,
+        principal.actor,
+        method="capture",
+        reference=f"shipment {shipment_id}",
+        message=f"Payment captured on shipment: {amount} {order.currency}",
     )
 
 
